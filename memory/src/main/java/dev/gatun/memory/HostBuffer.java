@@ -1,0 +1,94 @@
+package dev.gatun.memory;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A block of host memory from a {@link HostAllocator}, booked under a {@link MemoryCategory} for an owner.
+ *
+ * <p>{@link #close()} returns the memory at once and un-books it; it may be called from any thread, exactly once.
+ * After it, {@link #segment()} throws, and any access through a segment obtained earlier fails with the FFM
+ * runtime's {@link IllegalStateException}.
+ */
+public final class HostBuffer implements AutoCloseable {
+    private final HostAllocator allocator;
+    private final long id;
+    private final Arena arena;
+    private final MemorySegment segment;
+    private final MemoryCategory category;
+    private final String owner;
+    private final AtomicBoolean freed = new AtomicBoolean();
+
+    HostBuffer(HostAllocator allocator, long id, Arena arena, MemorySegment segment, MemoryCategory category,
+               String owner) {
+        this.allocator = allocator;
+        this.id = id;
+        this.arena = arena;
+        this.segment = segment;
+        this.category = category;
+        this.owner = owner;
+    }
+
+    /**
+     * The memory, {@value HostAllocator#ALIGNMENT}-byte aligned.
+     *
+     * @throws IllegalStateException when the buffer has been freed
+     */
+    public MemorySegment segment() {
+        if (freed.get()) {
+            throw alreadyFreed();
+        }
+        return segment;
+    }
+
+    /** Size in bytes. */
+    public long byteSize() {
+        return segment.byteSize();
+    }
+
+    /** What the buffer holds. */
+    public MemoryCategory category() {
+        return category;
+    }
+
+    /** Who holds the buffer. */
+    public String owner() {
+        return owner;
+    }
+
+    long id() {
+        return id;
+    }
+
+    /**
+     * Frees the memory and un-books it.
+     *
+     * @throws IllegalStateException when the buffer was already freed, or, from the FFM runtime, when another
+     *                               thread is using the memory in a native call at this moment (the buffer then
+     *                               stays live and may be closed again)
+     */
+    @Override
+    public void close() {
+        if (!freed.compareAndSet(false, true)) {
+            throw alreadyFreed();
+        }
+        try {
+            arena.close();
+        } catch (RuntimeException inUse) {
+            freed.set(false);
+            throw inUse;
+        }
+        allocator.freed(this);
+    }
+
+    @Override
+    public String toString() {
+        return "HostBuffer[owner=" + owner + ", category=" + category.label() + ", bytes=" + byteSize()
+                + (freed.get() ? ", freed" : "") + "]";
+    }
+
+    private IllegalStateException alreadyFreed() {
+        return new IllegalStateException("buffer already freed: " + owner);
+    }
+}
