@@ -146,7 +146,7 @@ public final class CachingDeviceAllocator implements AutoCloseable {
             }
             processEvents();
             boolean small = size <= SMALL_REQUEST;
-            TreeSet<Block> cache = small ? smallCache : largeCache;
+            TreeSet<Block> cache = cacheOf(small);
             int streamId = streamIds.computeIfAbsent(stream, s -> streamIds.size());
             Block block = cache.ceiling(new Block(small, 0, stream, streamId, 0, size));
             if (block != null && block.streamId == streamId) {
@@ -249,27 +249,31 @@ public final class CachingDeviceAllocator implements AutoCloseable {
 
     /** Puts a free block in its pool's cache, merged with free neighbours. */
     private void cache(Block block) {
-        TreeSet<Block> cache = block.small ? smallCache : largeCache;
+        TreeSet<Block> cache = cacheOf(block.small);
         if (isCached(block.prev)) {
-            Block prev = block.prev;
-            cache.remove(prev);
-            prev.size += block.size;
-            prev.next = block.next;
-            if (block.next != null) {
-                block.next.prev = prev;
-            }
-            block = prev;
+            cache.remove(block.prev);
+            block = absorbNext(block.prev);
         }
         if (isCached(block.next)) {
-            Block next = block.next;
-            cache.remove(next);
-            block.size += next.size;
-            block.next = next.next;
-            if (next.next != null) {
-                next.next.prev = block;
-            }
+            cache.remove(block.next);
+            absorbNext(block);
         }
         cache.add(block);
+    }
+
+    /** Merges {@code block.next} into {@code block} (adjacent blocks of one segment) and returns {@code block}. */
+    private static Block absorbNext(Block block) {
+        Block next = block.next;
+        block.size += next.size;
+        block.next = next.next;
+        if (next.next != null) {
+            next.next.prev = block;
+        }
+        return block;
+    }
+
+    private TreeSet<Block> cacheOf(boolean small) {
+        return small ? smallCache : largeCache;
     }
 
     /** Gives every fully free cached segment back to the device. Never touches live buffers. */

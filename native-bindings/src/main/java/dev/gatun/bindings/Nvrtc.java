@@ -105,10 +105,13 @@ public final class Nvrtc {
         int call(MemorySegment program, MemorySegment into);
     }
 
-    private static byte[] readBytes(Arena arena, MemorySegment program, SizeQuery size, Read read, String function) {
+    private static long size(Arena arena, MemorySegment program, SizeQuery size, String function) {
         MemorySegment n = arena.allocate(ValueLayout.JAVA_LONG);
-        check(size.call(program, n), function + "Size");
-        long bytes = n.get(ValueLayout.JAVA_LONG, 0);
+        check(size.call(program, n), function);
+        return n.get(ValueLayout.JAVA_LONG, 0);
+    }
+
+    private static byte[] read(Arena arena, MemorySegment program, long bytes, Read read, String function) {
         if (bytes == 0) {
             return new byte[0];
         }
@@ -118,7 +121,7 @@ public final class Nvrtc {
     }
 
     private static String readString(Arena arena, MemorySegment program, SizeQuery size, Read read, String function) {
-        byte[] bytes = readBytes(arena, program, size, read, function);
+        byte[] bytes = read(arena, program, size(arena, program, size, function + "Size"), read, function);
         int end = bytes.length;
         while (end > 0 && bytes[end - 1] == 0) {
             end--;
@@ -133,6 +136,6 @@ public final class Nvrtc {
             return new byte[0]; // compiled for a virtual architecture: PTX only
         }
         check(status, "nvrtcGetCUBINSize");
-        return readBytes(arena, program, nvrtc_h::nvrtcGetCUBINSize, nvrtc_h::nvrtcGetCUBIN, "nvrtcGetCUBIN");
+        return read(arena, program, n.get(ValueLayout.JAVA_LONG, 0), nvrtc_h::nvrtcGetCUBIN, "nvrtcGetCUBIN");
     }
 }
