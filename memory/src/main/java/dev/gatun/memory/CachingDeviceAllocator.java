@@ -30,7 +30,7 @@ import java.util.TreeSet;
  * Accounting goes to an {@link Accountant}: in-use bytes by category (block sizes) and reserved bytes (segments).
  * Closing with live buffers throws {@link MemoryLeakException} naming their owners.
  */
-public final class CachingDeviceAllocator implements AutoCloseable {
+public final class CachingDeviceAllocator implements TensorAllocator {
     static final long ROUND = 512;
     static final long SMALL_REQUEST = 1L << 20;
     static final long SMALL_SEGMENT = 2L << 20;
@@ -94,11 +94,13 @@ public final class CachingDeviceAllocator implements AutoCloseable {
     }
 
     /** The device. */
+    @Override
     public Device device() {
         return memory.device();
     }
 
     /** The accountant this allocator books into. */
+    @Override
     public Accountant accountant() {
         return accountant;
     }
@@ -127,6 +129,7 @@ public final class CachingDeviceAllocator implements AutoCloseable {
      *
      * @throws DeviceOutOfMemoryException when the device cannot supply it even after the cache is released
      */
+    @Override
     public DeviceBuffer allocate(MemoryCategory category, String owner, long bytes, DeviceStream stream) {
         Objects.requireNonNull(category, "category must not be null");
         Objects.requireNonNull(stream, "stream must not be null");

@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * the stream it was allocated on; if other streams use it, name them with {@link #recordStream} so that the block
  * is not reused before their work is done. Closing returns it to the allocator's cache without synchronising.
  */
-public final class DeviceBuffer implements AutoCloseable {
+public final class DeviceBuffer implements Storage {
     private final CachingDeviceAllocator allocator;
     final CachingDeviceAllocator.Block block;
     private final long byteSize;
@@ -27,21 +27,25 @@ public final class DeviceBuffer implements AutoCloseable {
     }
 
     /** The device the memory is on. */
+    @Override
     public Device device() {
         return allocator.device();
     }
 
     /** The bytes asked for (the block behind it may be rounded up). */
+    @Override
     public long byteSize() {
         return byteSize;
     }
 
     /** Who owns the buffer, as named at allocation. */
+    @Override
     public String owner() {
         return owner;
     }
 
     /** What the buffer holds. */
+    @Override
     public MemoryCategory category() {
         return category;
     }
@@ -72,6 +76,11 @@ public final class DeviceBuffer implements AutoCloseable {
     @Override
     public void close() {
         allocator.free(this);
+    }
+
+    @Override
+    public synchronized boolean isFreed() {
+        return freed;
     }
 
     synchronized boolean markFreed() {

@@ -1,5 +1,7 @@
 package dev.gatun.memory;
 
+import dev.gatun.bindings.Cuda;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -15,15 +17,20 @@ import java.util.Objects;
  * {@link MemoryLeakException} naming them; the leaked buffers stay valid until they are closed. After
  * {@link #close()} no new buffers are handed out.
  *
+ * <p>A {@linkplain #pinned pinned} allocator takes page-locked memory from {@code cudaMallocHost} instead (page
+ * aligned, zero-filled here, returned with {@code cudaFreeHost} when its buffer closes): the staging memory for
+ * asynchronous copies to and from a device.
+ *
  * <p>{@link #allocate} and a buffer's {@code close()} are thread-safe; closing the allocator while another thread
  * allocates is not supported.
  */
-public final class HostAllocator implements AutoCloseable {
+public final class HostAllocator implements TensorAllocator {
     /** Alignment of every buffer, in bytes: a cache line, and enough for any vector load. */
     public static final long ALIGNMENT = 64;
 
     private final Accountant accountant;
     private final AllocationLedger ledger;
+    private final boolean pinned;
     private volatile boolean closed;
 
     /**
@@ -39,8 +46,39 @@ public final class HostAllocator implements AutoCloseable {
      * {@code recordAllocationSites} is true.
      */
     public HostAllocator(Accountant accountant, boolean recordAllocationSites) {
+        this(accountant, recordAllocationSites, false);
+    }
+
+    private HostAllocator(Accountant accountant, boolean recordAllocationSites, boolean pinned) {
         this.accountant = Objects.requireNonNull(accountant, "accountant must not be null");
         this.ledger = new AllocationLedger(recordAllocationSites);
+        this.pinned = pinned;
+    }
+
+    /**
+     * An allocator of pinned (page-locked) host memory from {@code cudaMallocHost}, booking with {@code accountant}.
+     * Allocating needs the CUDA runtime and a device; without them {@link #allocate} throws the runtime's
+     * {@link dev.gatun.bindings.CudaException} and books nothing.
+     */
+    public static HostAllocator pinned(Accountant accountant, boolean recordAllocationSites) {
+        return new HostAllocator(accountant, recordAllocationSites, true);
+    }
+
+    /** Whether this allocator hands out pinned memory. */
+    public boolean isPinned() {
+        return pinned;
+    }
+
+    /** {@link Device#CPU}. */
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    /** {@link #allocate(MemoryCategory, String, long)}: host memory is not stream-ordered. */
+    @Override
+    public HostBuffer allocate(MemoryCategory category, String owner, long bytes, DeviceStream stream) {
+        return allocate(category, owner, bytes);
     }
 
     /**
@@ -71,7 +109,7 @@ public final class HostAllocator implements AutoCloseable {
         boolean ok = false;
         try {
             MemorySegment segment = accountant.reserve(bytes,
-                    () -> accountant.allocate(category, bytes, () -> arena.allocate(bytes, ALIGNMENT)));
+                    () -> accountant.allocate(category, bytes, () -> memory(arena, bytes)));
             ok = true;
             return new HostBuffer(this, id, arena, segment, category, owner);
         } finally {
@@ -82,7 +120,16 @@ public final class HostAllocator implements AutoCloseable {
         }
     }
 
+    private MemorySegment memory(Arena arena, long bytes) {
+        if (!pinned) {
+            return arena.allocate(bytes, ALIGNMENT);
+        }
+        MemorySegment segment = Cuda.mallocHost(bytes).reinterpret(bytes, arena, Cuda::freeHost);
+        return segment.fill((byte) 0);
+    }
+
     /** The accountant this allocator books with. */
+    @Override
     public Accountant accountant() {
         return accountant;
     }
@@ -100,7 +147,7 @@ public final class HostAllocator implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        ledger.checkNoLeaks("HostAllocator");
+        ledger.checkNoLeaks(pinned ? "HostAllocator (pinned)" : "HostAllocator");
     }
 
     /** Un-books a buffer whose memory its own close has just returned. */

@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * After it, {@link #segment()} throws, and any access through a segment obtained earlier fails with the FFM
  * runtime's {@link IllegalStateException}.
  */
-public final class HostBuffer implements AutoCloseable {
+public final class HostBuffer implements Storage {
     private final HostAllocator allocator;
     private final long id;
     private final Arena arena;
@@ -42,17 +42,36 @@ public final class HostBuffer implements AutoCloseable {
         return segment;
     }
 
+    /** {@link Device#CPU}: pageable and pinned host memory alike. */
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    /** Whether the memory is page-locked ({@code cudaMallocHost}), so that device copies from it run asynchronously. */
+    public boolean isPinned() {
+        return allocator.isPinned();
+    }
+
+    @Override
+    public boolean isFreed() {
+        return freed.get();
+    }
+
     /** Size in bytes. */
+    @Override
     public long byteSize() {
         return segment.byteSize();
     }
 
     /** What the buffer holds. */
+    @Override
     public MemoryCategory category() {
         return category;
     }
 
     /** Who holds the buffer. */
+    @Override
     public String owner() {
         return owner;
     }

@@ -224,4 +224,51 @@ public final class CudaDriver {
                 sharedMemBytes, Arguments.stream(stream), Arguments.pointer(kernelParams, "kernel parameters"),
                 MemorySegment.NULL), "cuLaunchKernel");
     }
+
+    /**
+     * Sets {@code count} 16-bit words at {@code deviceAddress} to {@code pattern}, in order on {@code stream}
+     * ({@code cuMemsetD16Async}); the address must be 2-byte aligned.
+     */
+    public static void memsetD16Async(long deviceAddress, short pattern, long count, MemorySegment stream) {
+        checkMemset(deviceAddress, 2, count);
+        ensureInitialised();
+        check(cuda_h.cuMemsetD16Async(deviceAddress, pattern, count, Arguments.stream(stream)), "cuMemsetD16Async");
+    }
+
+    /**
+     * Sets {@code count} 32-bit words at {@code deviceAddress} to {@code pattern}, in order on {@code stream}
+     * ({@code cuMemsetD32Async}); the address must be 4-byte aligned.
+     */
+    public static void memsetD32Async(long deviceAddress, int pattern, long count, MemorySegment stream) {
+        checkMemset(deviceAddress, 4, count);
+        ensureInitialised();
+        check(cuda_h.cuMemsetD32Async(deviceAddress, pattern, count, Arguments.stream(stream)), "cuMemsetD32Async");
+    }
+
+    /**
+     * Sets one 32-bit word in each of {@code rows} rows spaced {@code pitchBytes} apart, starting at
+     * {@code deviceAddress}, to {@code pattern} ({@code cuMemsetD2D32Async} with width 1): the strided fill that writes
+     * one half of every 64-bit element when {@code pitchBytes} is 8.
+     */
+    public static void memsetStrided32Async(long deviceAddress, long pitchBytes, int pattern, long rows,
+                                            MemorySegment stream) {
+        checkMemset(deviceAddress, 4, rows);
+        if (pitchBytes < 4 || pitchBytes % 4 != 0) {
+            throw new IllegalArgumentException("pitch must be a positive multiple of 4 bytes, got " + pitchBytes);
+        }
+        ensureInitialised();
+        check(cuda_h.cuMemsetD2D32Async(deviceAddress, pitchBytes, pattern, 1, rows, Arguments.stream(stream)),
+                "cuMemsetD2D32Async");
+    }
+
+    private static void checkMemset(long deviceAddress, int alignment, long count) {
+        if (deviceAddress == 0) {
+            throw new IllegalArgumentException("device address must not be null");
+        }
+        if (deviceAddress % alignment != 0) {
+            throw new IllegalArgumentException("device address 0x" + Long.toHexString(deviceAddress)
+                    + " is not " + alignment + "-byte aligned");
+        }
+        Arguments.nonNegative(count, "element count");
+    }
 }

@@ -280,6 +280,12 @@ public class cuda_h {
      * }
      */
     public static final OfInt CUfunction_attribute = cuda_h.C_INT;
+    /**
+     * {@snippet lang=c :
+     * typedef unsigned long long CUdeviceptr
+     * }
+     */
+    public static final OfLong CUdeviceptr = cuda_h.C_LONG_LONG;
 
     private static class cuInit {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -1194,6 +1200,197 @@ public class cuda_h {
                 traceDowncall("cuFuncSetAttribute", hfunc, attrib, value);
             }
             return (int)mh$.invokeExact(hfunc, attrib, value);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuMemsetD16Async {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_LONG_LONG,
+            cuda_h.C_SHORT,
+            cuda_h.C_LONG,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuMemsetD16Async");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream)
+     * }
+     */
+    public static FunctionDescriptor cuMemsetD16Async$descriptor() {
+        return cuMemsetD16Async.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream)
+     * }
+     */
+    public static MethodHandle cuMemsetD16Async$handle() {
+        return cuMemsetD16Async.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream)
+     * }
+     */
+    public static MemorySegment cuMemsetD16Async$address() {
+        return cuMemsetD16Async.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream)
+     * }
+     */
+    public static int cuMemsetD16Async(long dstDevice, short us, long N, MemorySegment hStream) {
+        var mh$ = cuMemsetD16Async.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuMemsetD16Async", dstDevice, us, N, hStream);
+            }
+            return (int)mh$.invokeExact(dstDevice, us, N, hStream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuMemsetD32Async {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_LONG_LONG,
+            cuda_h.C_INT,
+            cuda_h.C_LONG,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuMemsetD32Async");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
+     * }
+     */
+    public static FunctionDescriptor cuMemsetD32Async$descriptor() {
+        return cuMemsetD32Async.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
+     * }
+     */
+    public static MethodHandle cuMemsetD32Async$handle() {
+        return cuMemsetD32Async.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
+     * }
+     */
+    public static MemorySegment cuMemsetD32Async$address() {
+        return cuMemsetD32Async.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
+     * }
+     */
+    public static int cuMemsetD32Async(long dstDevice, int ui, long N, MemorySegment hStream) {
+        var mh$ = cuMemsetD32Async.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuMemsetD32Async", dstDevice, ui, N, hStream);
+            }
+            return (int)mh$.invokeExact(dstDevice, ui, N, hStream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuMemsetD2D32Async {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_LONG_LONG,
+            cuda_h.C_LONG,
+            cuda_h.C_INT,
+            cuda_h.C_LONG,
+            cuda_h.C_LONG,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuMemsetD2D32Async");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD2D32Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width, size_t Height, CUstream hStream)
+     * }
+     */
+    public static FunctionDescriptor cuMemsetD2D32Async$descriptor() {
+        return cuMemsetD2D32Async.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD2D32Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width, size_t Height, CUstream hStream)
+     * }
+     */
+    public static MethodHandle cuMemsetD2D32Async$handle() {
+        return cuMemsetD2D32Async.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD2D32Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width, size_t Height, CUstream hStream)
+     * }
+     */
+    public static MemorySegment cuMemsetD2D32Async$address() {
+        return cuMemsetD2D32Async.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern CUresult cuMemsetD2D32Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width, size_t Height, CUstream hStream)
+     * }
+     */
+    public static int cuMemsetD2D32Async(long dstDevice, long dstPitch, int ui, long Width, long Height, MemorySegment hStream) {
+        var mh$ = cuMemsetD2D32Async.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuMemsetD2D32Async", dstDevice, dstPitch, ui, Width, Height, hStream);
+            }
+            return (int)mh$.invokeExact(dstDevice, dstPitch, ui, Width, Height, hStream);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
