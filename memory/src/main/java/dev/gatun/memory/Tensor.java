@@ -7,7 +7,9 @@ import dev.gatun.bindings.MemcpyKind;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * A dense, contiguous, row-major array of one {@link DType} in a {@link Storage} on a {@link Device}: the storage, a
@@ -196,20 +198,20 @@ public final class Tensor implements AutoCloseable {
             if (d[i] == -1 && inferred < 0) {
                 inferred = i;
             } else if (d[i] < 0) {
-                throw new IllegalArgumentException("cannot reshape '" + name() + "' to " + java.util.Arrays.toString(dims)
+                throw new IllegalArgumentException("cannot reshape '" + name() + "' to " + Arrays.toString(dims)
                         + ": dimensions must be >= 0, with at most one -1");
             } else {
                 known *= d[i];
             }
         }
-        if (inferred >= 0 && known != 0 && numel() % known == 0) {
-            d[inferred] = numel() / known;
+        if (inferred >= 0) {
+            d[inferred] = known != 0 && numel() % known == 0 ? numel() / known : -1;
+        }
+        if ((inferred >= 0 && d[inferred] < 0) || (inferred < 0 && known != numel())) {
+            throw new IllegalArgumentException("cannot reshape '" + name() + "' " + shape + " (" + numel()
+                    + " elements) to " + Arrays.toString(dims));
         }
         Shape target = Shape.of(d);
-        if ((inferred >= 0 && d[inferred] == -1) || target.numel() != numel()) {
-            throw new IllegalArgumentException("cannot reshape '" + name() + "' " + shape + " (" + numel()
-                    + " elements) to " + java.util.Arrays.toString(dims));
-        }
         return new Tensor(storage, dtype, target, byteOffset, false);
     }
 
@@ -347,7 +349,7 @@ public final class Tensor implements AutoCloseable {
                 + (byteOffset != 0 ? " at byte " + byteOffset : "") + (isLive() ? "" : ", freed") + "]";
     }
 
-    private void upload(java.util.function.Consumer<MemorySegment> writer, DeviceStream stream) {
+    private void upload(Consumer<MemorySegment> writer, DeviceStream stream) {
         Objects.requireNonNull(stream, "stream must not be null");
         checkLive();
         if (!device().isCuda()) {
@@ -364,7 +366,7 @@ public final class Tensor implements AutoCloseable {
         recordUse(stream);
     }
 
-    private void download(java.util.function.Consumer<MemorySegment> reader, DeviceStream stream) {
+    private void download(Consumer<MemorySegment> reader, DeviceStream stream) {
         Objects.requireNonNull(stream, "stream must not be null");
         checkLive();
         if (!device().isCuda()) {

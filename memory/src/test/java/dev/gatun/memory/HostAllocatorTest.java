@@ -142,4 +142,20 @@ class HostAllocatorTest {
         }
         assertEquals(new MemoryReport.Usage(0, 150), shared.report().total());
     }
+
+    @Test
+    void pinnedMemoryWithoutACudaDeviceFailsAndBooksNothing() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.gatun.bindings.Cuda.isAvailable(),
+                "a CUDA device is present: CudaMemoryGpuTest covers pinned memory there");
+        try (HostAllocator pinned = HostAllocator.pinned(new Accountant(), false)) {
+            assertTrue(pinned.isPinned());
+            RuntimeException e = assertThrows(RuntimeException.class,
+                    () -> pinned.allocate(MemoryCategory.COMMUNICATION, "staging", 4096));
+            assertTrue(e instanceof dev.gatun.bindings.GpuException || e instanceof dev.gatun.bindings.LibraryNotFoundException,
+                    e.toString());
+            assertEquals(new MemoryReport.Usage(0, 0), pinned.accountant().report().total());
+            assertEquals(new MemoryReport.Usage(0, 0), pinned.accountant().report().reserved());
+            assertTrue(pinned.liveAllocations().isEmpty());
+        }
+    }
 }
