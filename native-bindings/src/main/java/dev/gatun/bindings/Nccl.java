@@ -185,6 +185,11 @@ public final class Nccl {
         return intQuery(comm, nccl_h::ncclCommGetAsyncError, "ncclCommGetAsyncError");
     }
 
+    /** Whether a {@link #commAsyncError} code is a failure: neither {@code ncclSuccess} nor {@code ncclInProgress}. */
+    public static boolean isAsyncFailure(int result) {
+        return result != nccl_h.ncclSuccess() && result != nccl_h.ncclInProgress();
+    }
+
     /** Number of ranks in the communicator. */
     public static int commCount(MemorySegment comm) {
         return intQuery(comm, nccl_h::ncclCommCount, "ncclCommCount");

@@ -1,0 +1,134 @@
+package dev.gatun.ops;
+
+import dev.gatun.memory.Device;
+import dev.gatun.memory.DeviceStream;
+import dev.gatun.memory.Tensor;
+
+/**
+ * The math a GPT block needs, on one device: GEMM and the layer kernels, each with an explicit forward and backward
+ * (no autograd). One backend serves one rank: its {@link #device()} and the {@link #stream()} every operation is
+ * enqueued on. Operations are asynchronous on CUDA (results are valid once the stream reaches them) and complete on
+ * return on the CPU.
+ *
+ * <p>Conventions, for every operation:
+ * <ul>
+ *   <li>Callers allocate every output; tensors are contiguous row-major and must be on {@link #device()}. Shapes,
+ *       dtypes and devices are checked in Java before anything runs, with messages naming the argument.</li>
+ *   <li>Activation outputs and activation gradients are <b>overwritten</b>; parameter gradients ({@code dweight},
+ *       {@code dbias}, {@code dwte}, ...) are <b>accumulated</b> ({@code +=}), so that micro-batches add up.</li>
+ *   <li>Element-wise and layer kernels take fp32 tensors; {@link #gemm} also takes bf16/fp16 inputs with fp32
+ *       accumulation; {@link #cast} converts. Token ids and targets are int32.</li>
+ *   <li>Shapes below: {@code B} batch, {@code T} sequence, {@code C} channels, {@code NH} heads, {@code V} vocabulary,
+ *       {@code N} rows (= B·T).</li>
+ * </ul>
+ */
+public interface Backend extends AutoCloseable {
+    /** The device whose tensors this backend works on. */
+    Device device();
+
+    /** The stream operations are enqueued on. */
+    DeviceStream stream();
+
+    /**
+     * {@code C = alpha·op(A)·op(B) + beta·C}, fp32 accumulation. 2-D: {@code op(A)} is {@code [m, k]},
+     * {@code op(B)} {@code [k, n]}, {@code C} {@code [m, n]} (so {@code A} is stored {@code [k, m]} when
+     * transposed). 3-D tensors {@code [batch, ·, ·]} are a strided batch: one GEMM per leading index. {@code A} and
+     * {@code B} share a dtype (fp32, bf16 or fp16); {@code C} is fp32 or that dtype. {@code beta = 0} overwrites
+     * {@code C} whatever it held (NaN included).
+     */
+    void gemm(Tensor a, Transpose opA, Tensor b, Transpose opB, Tensor c, float alpha, float beta);
+
+    /** {@code out[n, c] += bias[c]} for every row {@code n}: {@code out [N, C]}, {@code bias [C]}. */
+    void addBias(Tensor out, Tensor bias);
+
+    /** Bias gradient: {@code dbias[c] += Σ_n dout[n, c]}; {@code dout [N, C]}, {@code dbias [C]}. */
+    void biasBackward(Tensor dout, Tensor dbias);
+
+    /** Element-wise {@code out = a + b} (residual add); {@code out} may be {@code a} or {@code b}. */
+    void add(Tensor a, Tensor b, Tensor out);
+
+    /** Element-wise {@code x *= s}. */
+    void scale(Tensor x, float s);
+
+    /**
+     * GELU, tanh form (GPT-2): {@code out = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))}, element-wise; {@code out} may
+     * be {@code in}.
+     */
+    void gelu(Tensor in, Tensor out);
+
+    /** {@code din = dout · GELU'(in)}, element-wise, with GELU' the derivative of the tanh form. */
+    void geluBackward(Tensor in, Tensor dout, Tensor din);
+
+    /**
+     * LayerNorm over the last dimension: for each row {@code n} of {@code in [N, C]},
+     * {@code μ = mean(x)}, {@code σ⁻¹ = 1/√(var(x) + eps)} (biased variance), {@code out = (x − μ)·σ⁻¹·weight + bias};
+     * saves {@code mean [N]} and {@code rstd [N]} (= σ⁻¹) for the backward.
+     */
+    void layerNorm(Tensor in, Tensor weight, Tensor bias, float eps, Tensor out, Tensor mean, Tensor rstd);
+
+    /**
+     * LayerNorm backward, from the saved {@code mean} and {@code rstd}: with {@code x̂ = (x − μ)·σ⁻¹} and
+     * {@code g = dout·weight}, {@code din = σ⁻¹·(g − mean(g) − x̂·mean(g·x̂))} (overwritten),
+     * {@code dweight += Σ_n dout·x̂}, {@code dbias += Σ_n dout}.
+     */
+    void layerNormBackward(Tensor dout, Tensor in, Tensor weight, Tensor mean, Tensor rstd,
+                           Tensor din, Tensor dweight, Tensor dbias);
+
+    /** Row softmax over the last dimension: {@code out[n, j] = exp(x[n, j] − max_j x[n, ·]) / Σ_k exp(…)}. */
+    void softmax(Tensor in, Tensor out);
+
+    /**
+     * Causal multi-head self-attention from a fused projection {@code qkv [B, T, 3C]} (q, k, v each {@code [B, T, C]}
+     * along the last axis, heads of size {@code hs = C/NH} contiguous within each): per head
+     * {@code att = softmax(mask(q·kᵀ/√hs))} with positions {@code j > i} masked, {@code out = att·v}, heads
+     * concatenated into {@code out [B, T, C]}. Saves the probabilities {@code att [B, NH, T, T]} for the backward.
+     * Built from batched GEMMs and a masked softmax.
+     */
+    void attention(Tensor qkv, int numHeads, Tensor out, Tensor att);
+
+    /** Attention backward: {@code dqkv [B, T, 3C]} (overwritten) from {@code dout [B, T, C]} and the saved {@code att}. */
+    void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, Tensor dqkv);
+
+    /**
+     * Token + position embedding: {@code out[b, t, ·] = wte[tokens[b, t], ·] + wpe[t, ·]}; {@code tokens [B, T]}
+     * int32 in {@code [0, V)}, {@code wte [V, C]}, {@code wpe [maxT, C]} with {@code T ≤ maxT}, {@code out [B, T, C]}.
+     * Ids must be in {@code [0, V)}: the CPU backend throws naming the first offending id; the CUDA backend does not
+     * read ids on the host, so loaders validate them there (the trainer's data loader does).
+     */
+    void embedding(Tensor tokens, Tensor wte, Tensor wpe, Tensor out);
+
+    /** Embedding backward: scatter-add {@code dwte[tokens[b, t], ·] += dout[b, t, ·]}, {@code dwpe[t, ·] += Σ_b dout[b, t, ·]}. */
+    void embeddingBackward(Tensor dout, Tensor tokens, Tensor dwte, Tensor dwpe);
+
+    /**
+     * Cross-entropy fused with the softmax over the vocabulary, in one pass over {@code logits [N, V]}:
+     * {@code losses[n] = logsumexp(logits[n, ·]) − logits[n, targets[n]]} and
+     * {@code dlogits[n, ·] = (softmax(logits[n, ·]) − onehot(targets[n]))·dlossScale} (overwritten; may be
+     * {@code logits} itself). {@code targets [N]} int32; {@code dlossScale} is ∂L/∂losses[n], e.g. {@code 1/N} for a
+     * mean loss (times the loss scale under mixed precision).
+     */
+    void crossEntropy(Tensor logits, Tensor targets, float dlossScale, Tensor losses, Tensor dlogits);
+
+    /**
+     * One AdamW step on fp32 tensors of equal shape, for step {@code t ≥ 1}:
+     * {@code m = β₁m + (1−β₁)g}, {@code v = β₂v + (1−β₂)g²},
+     * {@code p −= lr·(m/(1−β₁ᵗ) / (√(v/(1−β₂ᵗ)) + eps) + weightDecay·p)} (decoupled weight decay).
+     */
+    void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
+
+    /** Converts between dtypes element-wise (fp32 ↔ bf16/fp16 round to nearest even; same dtype copies). */
+    void cast(Tensor src, Tensor dst);
+
+    /**
+     * {@code x *= s}, and sets the int32 scalar {@code flag} to 1 if any resulting element is NaN or ±Inf (never
+     * resets it: zero it once, then check many tensors). For loss-scale unscaling.
+     */
+    void scaleAndCheckFinite(Tensor x, float s, Tensor flag);
+
+    /** {@code out[0] += Σ x²} into the fp32 scalar {@code out} (for gradient-norm clipping). */
+    void sumOfSquares(Tensor x, Tensor out);
+
+    /** Releases the backend's own resources (handles, workspaces); tensors stay with their allocators. */
+    @Override
+    void close();
+}

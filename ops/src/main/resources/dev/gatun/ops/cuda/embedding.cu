@@ -1,0 +1,35 @@
+// Token + position embedding and its backward. Ids outside [0, V) give NaN rows and are skipped in the backward,
+// never an out-of-bounds access.
+#include "common.cuh"
+
+extern "C" __global__ void embedding_forward(float* out, const int* tokens, const float* wte, const float* wpe, int B,
+                                             int T, int C, int V) {
+    GRID_STRIDE(i, (long)B * T * C) {
+        int c = (int)(i % C);
+        long bt = i / C;
+        int t = (int)(bt % T);
+        int token = tokens[bt];
+        out[i] = token >= 0 && token < V ? wte[(long)token * C + c] + wpe[(long)t * C + c] : __int_as_float(0x7fc00000);
+    }
+}
+
+// dwpe[t, c] += sum_b dout[b, t, c], batches in order.
+extern "C" __global__ void embedding_backward_wpe(float* dwpe, const float* dout, int B, int T, int C) {
+    GRID_STRIDE(i, (long)T * C) {
+        float s = 0.0f;
+        for (int b = 0; b < B; b++) s += dout[(long)b * T * C + i];
+        dwpe[i] += s;
+    }
+}
+
+// dwte[tokens[p], c] += dout[p, c]: one thread per column c walks the positions in order, so rows shared by several
+// positions add up deterministically without atomics.
+extern "C" __global__ void embedding_backward_wte(float* dwte, const float* dout, const int* tokens, int BT, int C,
+                                                  int V) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    for (int p = 0; p < BT; p++) {
+        int token = tokens[p];
+        if (token >= 0 && token < V) dwte[(long)token * C + c] += dout[(long)p * C + c];
+    }
+}
