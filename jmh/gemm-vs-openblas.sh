@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The CPU backend's fp32 GEMM (CpuGemmBenchmark, all cores) vs numpy `a @ b` (OpenBLAS) on this machine, square
+# n = 1024 and 2048, numpy first, then JMH, then numpy again (other load on the machine shows as a gap between them).
+# Prints GFLOP/s of both and the ratio Java / OpenBLAS (goal >= 0.7). Needs python3 with numpy and
+# jmh/target/benchmarks.jar (built when missing; after changing ops: mvn -o install -pl ops -DskipTests, then
+# mvn -o package -pl jmh -DskipTests). Sizes: SIZES="1024 2048"; JMH options: JMH_OPTS.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/jmh/jdk.sh"
+jar="$root/jmh/target/benchmarks.jar"
+[ -f "$jar" ] || (cd "$root" && mvn -q -B -ntp -DskipTests package -pl jmh -am) >&2
+sizes=${SIZES:-1024 2048}
+
+numpy_gflops() { # best of 10 runs per size, after 3 warm-up runs
+  python3 - $sizes <<'PY'
+import sys, time
+import numpy as np
+rng = np.random.default_rng(42)
+for n in map(int, sys.argv[1:]):
+    a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+    b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(10):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    print(n, 2 * n ** 3 / best / 1e9)
+PY
+}
+
+before=$(numpy_gflops)
+out=$(mktemp)
+"$JAVA" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -jar "$jar" CpuGemmBenchmark \
+  -p n="$(echo $sizes | tr ' ' ',')" -rf json -rff "$out" ${JMH_OPTS:-} >&2
+after=$(numpy_gflops)
+python3 - "$out" "$before" "$after" <<'PY'
+import json, sys
+numpy = {}
+for line in (sys.argv[2] + "\n" + sys.argv[3]).splitlines():
+    n, g = line.split()
+    numpy[int(n)] = max(numpy.get(int(n), 0), float(g))
+print(f"{'n':>6} {'numpy/OpenBLAS':>15} {'Gatun CpuGemm':>14} {'ratio':>6}")
+for r in json.load(open(sys.argv[1])):
+    n = int(r["params"]["n"])
+    ms = r["primaryMetric"]["score"]
+    java = 2 * n ** 3 / (ms / 1e3) / 1e9
+    print(f"{n:>6} {numpy[n]:>10.1f} GF/s {java:>9.1f} GF/s {java / numpy[n]:>6.3f}   (Java {ms:.2f} ms/op)")
+PY
