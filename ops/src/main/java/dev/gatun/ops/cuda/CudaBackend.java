@@ -14,6 +14,8 @@ import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.AdamWStep;
 import dev.gatun.ops.Backend;
+import dev.gatun.ops.GemmDims;
+import dev.gatun.ops.OpChecks;
 import dev.gatun.ops.Transpose;
 
 import java.lang.foreign.MemorySegment;
@@ -43,7 +45,6 @@ public final class CudaBackend implements Backend {
     private final CudaKernels kernels;
     private final MemorySegment cublas;
     private final DeviceBuffer workspace;
-    private final CudaChecks checks;
     private boolean closed;
 
     /**
@@ -59,7 +60,6 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("stream is on " + stream.device() + " but the allocator on "
                     + allocator.device());
         }
-        this.checks = new CudaChecks(stream.device());
         Cuda.setDevice(stream.device().ordinal());
         this.kernels = new CudaKernels(stream.device(), options.kernelCacheDirectory());
         boolean ok = false;
@@ -95,7 +95,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void gemm(Tensor a, Transpose opA, Tensor b, Transpose opB, Tensor c, float alpha, float beta) {
-        CudaChecks.Gemm g = checks.gemm(a, opA, b, opB, c);
+        GemmDims g = OpChecks.gemm(device(), a, opA, b, opB, c);
         rawGemm(opA, opB, g.m(), g.n(), g.k(), alpha, a.deviceAddress(), g.lda(), g.strideA(), b.deviceAddress(),
                 g.ldb(), g.strideB(), beta, c.deviceAddress(), g.strideC(), g.batch(), a.dtype(), c.dtype());
     }
@@ -140,43 +140,44 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void addBias(Tensor out, Tensor bias) {
-        int channels = checks.addBias(out, bias);
+        int channels = OpChecks.addBias(device(), out, bias).columns();
         long n = out.numel();
         launchElements(Kernel.ADD_BIAS, n, args -> args.pointer(ptr(out)).pointer(ptr(bias)).i64(n).i32(channels));
     }
 
     @Override
     public void biasBackward(Tensor dout, Tensor dbias) {
-        int channels = checks.biasBackward(dout, dbias);
-        int rows = (int) (dout.numel() / Math.max(1, channels));
+        OpChecks.RowDims r = OpChecks.biasBackward(device(), dout, dbias);
+        int channels = r.columns();
+        int rows = r.rows();
         launch(Kernel.BIAS_BACKWARD, blocks(channels), BLOCK,
                 args -> args.pointer(ptr(dbias)).pointer(ptr(dout)).i32(rows).i32(channels));
     }
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        checks.sameShape("add", a, b, out);
+        OpChecks.add(device(), a, b, out);
         long n = out.numel();
         launchElements(Kernel.ADD, n, args -> args.pointer(ptr(out)).pointer(ptr(a)).pointer(ptr(b)).i64(n));
     }
 
     @Override
     public void scale(Tensor x, float s) {
-        checks.sameShape("scale", x);
+        OpChecks.scale(device(), x);
         long n = x.numel();
         launchElements(Kernel.SCALE, n, args -> args.pointer(ptr(x)).f32(s).i64(n));
     }
 
     @Override
     public void gelu(Tensor in, Tensor out) {
-        checks.sameShape("gelu", in, out);
+        OpChecks.gelu(device(), in, out);
         long n = in.numel();
         launchElements(Kernel.GELU_FORWARD, n, args -> args.pointer(ptr(out)).pointer(ptr(in)).i64(n));
     }
 
     @Override
     public void geluBackward(Tensor in, Tensor dout, Tensor din) {
-        checks.sameShape("geluBackward", in, dout, din);
+        OpChecks.geluBackward(device(), in, dout, din);
         long n = in.numel();
         launchElements(Kernel.GELU_BACKWARD, n,
                 args -> args.pointer(ptr(din)).pointer(ptr(in)).pointer(ptr(dout)).i64(n));
@@ -184,7 +185,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void layerNorm(Tensor in, Tensor weight, Tensor bias, float eps, Tensor out, Tensor mean, Tensor rstd) {
-        CudaChecks.Rows r = checks.layerNorm(in, weight, bias, eps, out, mean, rstd);
+        OpChecks.RowDims r = OpChecks.layerNorm(device(), in, weight, bias, eps, out, mean, rstd);
         int warps = BLOCK / 32;
         launch(Kernel.LAYERNORM_FORWARD, (r.rows() + warps - 1) / warps, BLOCK,
                 args -> args.pointer(ptr(out)).pointer(ptr(mean)).pointer(ptr(rstd)).pointer(ptr(in))
@@ -194,7 +195,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void layerNormBackward(Tensor dout, Tensor in, Tensor weight, Tensor mean, Tensor rstd, Tensor din,
                                   Tensor dweight, Tensor dbias) {
-        CudaChecks.Rows r = checks.layerNormBackward(dout, in, weight, mean, rstd, din, dweight, dbias);
+        OpChecks.RowDims r = OpChecks.layerNormBackward(device(), dout, in, weight, mean, rstd, din, dweight,
+                dbias);
         int warps = BLOCK / 32;
         launch(Kernel.LAYERNORM_BACKWARD_INPUT, (r.rows() + warps - 1) / warps, BLOCK,
                 args -> args.pointer(ptr(din)).pointer(ptr(dout)).pointer(ptr(in)).pointer(ptr(weight))
@@ -206,14 +208,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void softmax(Tensor in, Tensor out) {
-        CudaChecks.Rows r = checks.softmax(in, out);
+        OpChecks.RowDims r = OpChecks.softmax(device(), in, out);
         launch(Kernel.SOFTMAX_FORWARD, r.rows(), rowBlock(r.columns()),
                 args -> args.pointer(ptr(out)).pointer(ptr(in)).i32(r.rows()).i32(r.columns()));
     }
 
     @Override
     public void attention(Tensor qkv, int numHeads, Tensor out, Tensor att) {
-        CudaChecks.Attention d = checks.attention(qkv, numHeads, out, att);
+        Heads.Dims d = new Heads.Dims(OpChecks.attention(device(), qkv, numHeads, out, att));
         try (Heads h = new Heads(d, "attention")) {
             launchElements(Kernel.PERMUTE_QKV, d.headElements(), args -> args.pointer(ptr(h.q)).pointer(ptr(h.k))
                     .pointer(ptr(h.v)).pointer(ptr(qkv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.hs()));
@@ -236,7 +238,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, Tensor dqkv) {
-        CudaChecks.Attention d = checks.attentionBackward(dout, qkv, att, numHeads, dqkv);
+        Heads.Dims d = new Heads.Dims(OpChecks.attentionBackward(device(), dout, qkv, att, numHeads, dqkv));
         int t = d.t();
         int hs = d.hs();
         int bh = d.b() * d.nh();
@@ -268,23 +270,23 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void embedding(Tensor tokens, Tensor wte, Tensor wpe, Tensor out) {
-        CudaChecks.Embedding e = checks.embedding(tokens, wte, wpe, out);
+        OpChecks.EmbeddingDims e = OpChecks.embedding(device(), tokens, wte, wpe, out);
         launchElements(Kernel.EMBEDDING_FORWARD, out.numel(), args -> args.pointer(ptr(out)).pointer(ptr(tokens))
-                .pointer(ptr(wte)).pointer(ptr(wpe)).i32(e.b()).i32(e.t()).i32(e.c()).i32(e.v()));
+                .pointer(ptr(wte)).pointer(ptr(wpe)).i32(e.batch()).i32(e.seqLen()).i32(e.channels()).i32(e.vocab()));
     }
 
     @Override
     public void embeddingBackward(Tensor dout, Tensor tokens, Tensor dwte, Tensor dwpe) {
-        CudaChecks.Embedding e = checks.embeddingBackward(dout, tokens, dwte, dwpe);
-        launchElements(Kernel.EMBEDDING_BACKWARD_WPE, (long) e.t() * e.c(), args -> args.pointer(ptr(dwpe))
-                .pointer(ptr(dout)).i32(e.b()).i32(e.t()).i32(e.c()));
-        launch(Kernel.EMBEDDING_BACKWARD_WTE, blocks(e.c()), BLOCK, args -> args.pointer(ptr(dwte))
-                .pointer(ptr(dout)).pointer(ptr(tokens)).i32(e.b() * e.t()).i32(e.c()).i32(e.v()));
+        OpChecks.EmbeddingDims e = OpChecks.embeddingBackward(device(), dout, tokens, dwte, dwpe);
+        launchElements(Kernel.EMBEDDING_BACKWARD_WPE, (long) e.seqLen() * e.channels(), args -> args.pointer(ptr(dwpe))
+                .pointer(ptr(dout)).i32(e.batch()).i32(e.seqLen()).i32(e.channels()));
+        launch(Kernel.EMBEDDING_BACKWARD_WTE, blocks(e.channels()), BLOCK, args -> args.pointer(ptr(dwte))
+                .pointer(ptr(dout)).pointer(ptr(tokens)).i32(e.batch() * e.seqLen()).i32(e.channels()).i32(e.vocab()));
     }
 
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, float dlossScale, Tensor losses, Tensor dlogits) {
-        CudaChecks.Rows r = checks.crossEntropy(logits, targets, losses, dlogits);
+        OpChecks.RowDims r = OpChecks.crossEntropy(device(), logits, targets, losses, dlogits);
         launch(Kernel.CROSSENTROPY_FORWARD_BACKWARD, r.rows(), rowBlock(r.columns()),
                 args -> args.pointer(ptr(losses)).pointer(ptr(dlogits)).pointer(ptr(logits)).pointer(ptr(targets))
                         .i32(r.rows()).i32(r.columns()).f32(dlossScale));
@@ -292,8 +294,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) {
-        Objects.requireNonNull(step, "adamW: step must not be null");
-        checks.sameShape("adamW", param, grad, m, v);
+        OpChecks.adamW(device(), param, grad, m, v, step);
         long n = param.numel();
         launchElements(Kernel.ADAMW, n, args -> args.pointer(ptr(param)).pointer(ptr(grad)).pointer(ptr(m))
                 .pointer(ptr(v)).i64(n).f32(step.learningRate()).f32(step.beta1()).f32(step.beta2()).f32(step.eps())
@@ -302,7 +303,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void cast(Tensor src, Tensor dst) {
-        checks.cast(src, dst);
+        OpChecks.cast(device(), src, dst);
         if (src.dtype() == dst.dtype()) {
             dst.copyFrom(src, stream);
             return;
@@ -319,14 +320,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void scaleAndCheckFinite(Tensor x, float s, Tensor flag) {
-        checks.scaleAndCheckFinite(x, flag);
+        OpChecks.scaleAndCheckFinite(device(), x, flag);
         long n = x.numel();
         launchElements(Kernel.SCALE_CHECK_FINITE, n, args -> args.pointer(ptr(x)).f32(s).i64(n).pointer(ptr(flag)));
     }
 
     @Override
     public void sumOfSquares(Tensor x, Tensor out) {
-        checks.sumOfSquares(x, out);
+        OpChecks.sumOfSquares(device(), x, out);
         long n = x.numel();
         int grid = (int) Math.min(PARTIALS, Math.max(1, (n + BLOCK - 1) / BLOCK));
         try (Tensor partial = scratch(Shape.of(grid), "sumOfSquares.partial")) {
@@ -352,13 +353,24 @@ public final class CudaBackend implements Backend {
 
     /** The per-head layouts of attention, [B·NH, T, hs] each: q, k, v, the output y, and dv for the backward. */
     private final class Heads implements AutoCloseable {
+        /** Attention's sizes under the short names the kernels use. */
+        record Dims(int b, int t, int nh, int hs) {
+            Dims(OpChecks.AttentionDims d) {
+                this(d.batch(), d.seqLen(), d.numHeads(), d.headSize());
+            }
+
+            long headElements() {
+                return (long) b * t * nh * hs;
+            }
+        }
+
         final Tensor q;
         final Tensor k;
         final Tensor v;
         final Tensor y;
         final Tensor dv;
 
-        Heads(CudaChecks.Attention d, String owner) {
+        Heads(Dims d, String owner) {
             Shape shape = Shape.of(d.headElements());
             q = scratch(shape, owner + ".q");
             k = scratch(shape, owner + ".k");

@@ -1,0 +1,289 @@
+package dev.gatun.ops.cpu;
+
+import dev.gatun.memory.Device;
+import dev.gatun.memory.DeviceStream;
+import dev.gatun.memory.HostAllocator;
+import dev.gatun.memory.Tensor;
+import dev.gatun.ops.AdamWStep;
+import dev.gatun.ops.Backend;
+import dev.gatun.ops.GemmDims;
+import dev.gatun.ops.GemmSpec;
+import dev.gatun.ops.OpChecks;
+import dev.gatun.ops.Transpose;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * The {@link Backend} on the CPU, in pure Java on the tensors' host memory: hot loops vectorised with the Vector API
+ * ({@code FloatVector.SPECIES_PREFERRED}), large inputs split into tasks on a {@link ForkJoinPool}, small ones run on
+ * the calling thread. Every operation is complete when it returns.
+ *
+ * <p>Results are deterministic: how an input is split into tasks depends only on its sizes, and every reduction
+ * (LayerNorm statistics, softmax and cross-entropy sums, bias and LayerNorm parameter gradients, the sum of squares)
+ * adds in a fixed order, with fp32 lane partials over short runs combined in double, so the same inputs give the same
+ * bits whatever the pool's size or timing (on one machine: the vector length is the hardware's).
+ *
+ * <p>Arguments are checked by {@link OpChecks} before anything is touched. Beyond them, token ids
+ * ({@link #embedding}, {@link #embeddingBackward}) and targets ({@link #crossEntropy}) are read and must be in
+ * {@code [0, V)}: the first one outside is named in an {@link IllegalArgumentException}. Attention's per-head scratch
+ * comes from the backend's own workspace allocator, freed before each call returns; {@link #close()} checks that
+ * none is left. The pool is the caller's and is not shut down.
+ */
+public final class CpuBackend implements Backend {
+    private final Parallel parallel;
+    private final DeviceStream stream = DeviceStream.cpu();
+    private final HostAllocator workspace = new HostAllocator();
+    private final HostGemm gemmKernel;
+    private final ElementwiseKernels elementwise;
+    private final RowKernels rows;
+    private final EmbeddingKernels embeddings;
+    private final AttentionKernels attention;
+    private final Casts casts;
+    private volatile boolean closed;
+
+    /** A backend running its tasks on {@code pool} (which stays the caller's to shut down). */
+    public CpuBackend(ForkJoinPool pool) {
+        this.parallel = new Parallel(Objects.requireNonNull(pool, "pool must not be null"));
+        this.gemmKernel = new NaiveGemm(parallel)::gemm; // the GEMM seam: every product of this backend runs here
+        this.elementwise = new ElementwiseKernels(parallel);
+        this.rows = new RowKernels(parallel);
+        this.embeddings = new EmbeddingKernels(parallel);
+        this.attention = new AttentionKernels(this, rows, parallel, workspace);
+        this.casts = new Casts(parallel);
+    }
+
+    /** A backend running its tasks on {@link ForkJoinPool#commonPool()}. */
+    public CpuBackend() {
+        this(ForkJoinPool.commonPool());
+    }
+
+    /** {@link Device#CPU}. */
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    /** A CPU stream: work is done when the call returns. */
+    @Override
+    public DeviceStream stream() {
+        return stream;
+    }
+
+    /** The pool tasks run on. */
+    public ForkJoinPool pool() {
+        return parallel.pool();
+    }
+
+    @Override
+    public void gemm(Tensor a, Transpose opA, Tensor b, Transpose opB, Tensor c, float alpha, float beta) {
+        GemmDims d = OpChecks.gemm(device(), a, opA, b, opB, c);
+        open();
+        GemmSpec spec = GemmSpec.of(opA, opB, d.m(), d.n(), d.k(), a.dtype(), c.dtype()).withScale(alpha, beta)
+                .withBatchCount(d.batch());
+        gemmKernel.run(spec, a.hostSegment(), b.hostSegment(), c.hostSegment());
+    }
+
+    /** A GEMM on host memory as {@link GemmSpec} describes it (attention's products come through {@link #gemm}). */
+    @FunctionalInterface
+    private interface HostGemm {
+        void run(GemmSpec spec, MemorySegment a, MemorySegment b, MemorySegment c);
+    }
+
+    @Override
+    public void addBias(Tensor out, Tensor bias) {
+        OpChecks.RowDims r = OpChecks.addBias(device(), out, bias);
+        open();
+        elementwise.addBias(out.hostSegment(), bias.hostSegment(), r.rows(), r.columns());
+    }
+
+    @Override
+    public void biasBackward(Tensor dout, Tensor dbias) {
+        OpChecks.RowDims r = OpChecks.biasBackward(device(), dout, dbias);
+        open();
+        elementwise.biasBackward(dout.hostSegment(), dbias.hostSegment(), r.rows(), r.columns());
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor out) {
+        long n = OpChecks.add(device(), a, b, out);
+        open();
+        elementwise.add(a.hostSegment(), b.hostSegment(), out.hostSegment(), n);
+    }
+
+    @Override
+    public void scale(Tensor x, float s) {
+        long n = OpChecks.scale(device(), x);
+        open();
+        elementwise.scale(x.hostSegment(), s, n);
+    }
+
+    @Override
+    public void gelu(Tensor in, Tensor out) {
+        long n = OpChecks.gelu(device(), in, out);
+        open();
+        elementwise.gelu(in.hostSegment(), out.hostSegment(), n);
+    }
+
+    @Override
+    public void geluBackward(Tensor in, Tensor dout, Tensor din) {
+        long n = OpChecks.geluBackward(device(), in, dout, din);
+        open();
+        elementwise.geluBackward(in.hostSegment(), dout.hostSegment(), din.hostSegment(), n);
+    }
+
+    @Override
+    public void layerNorm(Tensor in, Tensor weight, Tensor bias, float eps, Tensor out, Tensor mean, Tensor rstd) {
+        OpChecks.RowDims r = OpChecks.layerNorm(device(), in, weight, bias, eps, out, mean, rstd);
+        open();
+        rows.layerNorm(in.hostSegment(), weight.hostSegment(), bias.hostSegment(), eps, out.hostSegment(),
+                mean.hostSegment(), rstd.hostSegment(), r.rows(), r.columns());
+    }
+
+    @Override
+    public void layerNormBackward(Tensor dout, Tensor in, Tensor weight, Tensor mean, Tensor rstd, Tensor din,
+                                  Tensor dweight, Tensor dbias) {
+        OpChecks.RowDims r = OpChecks.layerNormBackward(device(), dout, in, weight, mean, rstd, din, dweight, dbias);
+        open();
+        rows.layerNormBackward(dout.hostSegment(), in.hostSegment(), weight.hostSegment(), mean.hostSegment(),
+                rstd.hostSegment(), din.hostSegment(), dweight.hostSegment(), dbias.hostSegment(), r.rows(),
+                r.columns());
+    }
+
+    @Override
+    public void softmax(Tensor in, Tensor out) {
+        OpChecks.RowDims r = OpChecks.softmax(device(), in, out);
+        open();
+        rows.softmax(in.hostSegment(), out.hostSegment(), r.rows(), r.columns());
+    }
+
+    @Override
+    public void attention(Tensor qkv, int numHeads, Tensor out, Tensor att) {
+        OpChecks.AttentionDims d = OpChecks.attention(device(), qkv, numHeads, out, att);
+        open();
+        attention.forward(qkv, d, out, att);
+    }
+
+    @Override
+    public void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, Tensor dqkv) {
+        OpChecks.AttentionDims d = OpChecks.attentionBackward(device(), dout, qkv, att, numHeads, dqkv);
+        open();
+        attention.backward(dout, qkv, att, d, dqkv);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException naming the first token id outside {@code [0, V)} and its {@code [b, t]}
+     */
+    @Override
+    public void embedding(Tensor tokens, Tensor wte, Tensor wpe, Tensor out) {
+        OpChecks.EmbeddingDims e = OpChecks.embedding(device(), tokens, wte, wpe, out);
+        open();
+        checkIds("embedding", "token id", tokens.hostSegment(), tokens.numel(), e.seqLen(),
+                e.vocab());
+        embeddings.forward(tokens.hostSegment(), wte.hostSegment(), wpe.hostSegment(), out.hostSegment(), e);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException naming the first token id outside {@code [0, V)} and its {@code [b, t]}
+     */
+    @Override
+    public void embeddingBackward(Tensor dout, Tensor tokens, Tensor dwte, Tensor dwpe) {
+        OpChecks.EmbeddingDims e = OpChecks.embeddingBackward(device(), dout, tokens, dwte, dwpe);
+        open();
+        checkIds("embeddingBackward", "token id", tokens.hostSegment(), tokens.numel(), e.seqLen(),
+                e.vocab());
+        embeddings.backward(dout.hostSegment(), tokens.hostSegment(), dwte.hostSegment(), dwpe.hostSegment(), e);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException naming the first target outside {@code [0, V)} and its row
+     */
+    @Override
+    public void crossEntropy(Tensor logits, Tensor targets, float dlossScale, Tensor losses, Tensor dlogits) {
+        OpChecks.RowDims r = OpChecks.crossEntropy(device(), logits, targets, losses, dlogits);
+        open();
+        checkIds("crossEntropy", "target", targets.hostSegment(), r.rows(), 0, r.columns());
+        rows.crossEntropy(logits.hostSegment(), targets.hostSegment(), dlossScale, losses.hostSegment(),
+                dlogits.hostSegment(), r.rows(), r.columns());
+    }
+
+    @Override
+    public void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) {
+        long n = OpChecks.adamW(device(), param, grad, m, v, step);
+        open();
+        elementwise.adamW(param.hostSegment(), grad.hostSegment(), m.hostSegment(), v.hostSegment(), n, step);
+    }
+
+    @Override
+    public void cast(Tensor src, Tensor dst) {
+        long n = OpChecks.cast(device(), src, dst);
+        open();
+        casts.cast(src.hostSegment(), src.dtype(), dst.hostSegment(), dst.dtype(), n);
+    }
+
+    @Override
+    public void scaleAndCheckFinite(Tensor x, float s, Tensor flag) {
+        long n = OpChecks.scaleAndCheckFinite(device(), x, flag);
+        open();
+        if (elementwise.scaleAndCheckFinite(x.hostSegment(), s, n)) {
+            flag.hostSegment().set(ValueLayout.JAVA_INT, 0, 1);
+        }
+    }
+
+    @Override
+    public void sumOfSquares(Tensor x, Tensor out) {
+        long n = OpChecks.sumOfSquares(device(), x, out);
+        open();
+        double total = elementwise.sumOfSquares(x.hostSegment(), n);
+        Lanes.set(out.hostSegment(), 0, (float) (Lanes.get(out.hostSegment(), 0) + total));
+    }
+
+    /**
+     * Releases the workspace allocator (the pool stays the caller's); later operations throw. Idempotent.
+     *
+     * @throws dev.gatun.memory.MemoryLeakException if workspace is still held (a bug here)
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        workspace.close();
+    }
+
+    /**
+     * Throws naming the first id (in row-major order) outside {@code [0, bound)} and its position ({@code [b, t]}
+     * for {@code columns > 0} ids per row, else {@code [i]}): out-of-range ids would read outside the tables.
+     */
+    private static void checkIds(String op, String what, MemorySegment ids, long count, int columns, long bound) {
+        for (long i = 0; i < count; i++) {
+            int id = ids.getAtIndex(ValueLayout.JAVA_INT, i);
+            if (id < 0 || id >= bound) {
+                String position = columns > 0 ? "[" + i / columns + ", " + i % columns + "]" : "[" + i + "]";
+                throw new IllegalArgumentException(op + ": " + what + " " + id + " at position " + position
+                        + " is outside [0, " + bound + ")");
+            }
+        }
+    }
+
+    private void open() {
+        if (closed) {
+            throw new IllegalStateException("CpuBackend is closed");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CpuBackend[pool parallelism " + parallel.pool().getParallelism() + ", " + Lanes.LENGTH
+                + " fp32 lanes]";
+    }
+}
