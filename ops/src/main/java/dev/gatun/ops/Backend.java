@@ -93,7 +93,8 @@ public interface Backend extends AutoCloseable {
      * Token + position embedding: {@code out[b, t, ·] = wte[tokens[b, t], ·] + wpe[t, ·]}; {@code tokens [B, T]}
      * int32 in {@code [0, V)}, {@code wte [V, C]}, {@code wpe [maxT, C]} with {@code T ≤ maxT}, {@code out [B, T, C]}.
      * Ids must be in {@code [0, V)}: the CPU backend throws naming the first offending id; the CUDA backend does not
-     * read ids on the host, so loaders validate them there (the trainer's data loader does).
+     * read ids on the host, so there an out-of-range id gives a NaN row (and is skipped in the backward) instead of an
+     * out-of-bounds read; loaders validate ids on the host.
      */
     void embedding(Tensor tokens, Tensor wte, Tensor wpe, Tensor out);
 
@@ -105,7 +106,8 @@ public interface Backend extends AutoCloseable {
      * {@code losses[n] = logsumexp(logits[n, ·]) − logits[n, targets[n]]} and
      * {@code dlogits[n, ·] = (softmax(logits[n, ·]) − onehot(targets[n]))·dlossScale} (overwritten; may be
      * {@code logits} itself). {@code targets [N]} int32; {@code dlossScale} is ∂L/∂losses[n], e.g. {@code 1/N} for a
-     * mean loss (times the loss scale under mixed precision).
+     * mean loss (times the loss scale under mixed precision). A target outside {@code [0, V)} makes the CPU backend
+     * throw naming it, and gives a NaN loss on CUDA.
      */
     void crossEntropy(Tensor logits, Tensor targets, float dlossScale, Tensor losses, Tensor dlogits);
 
