@@ -1,0 +1,178 @@
+package dev.gatun.tp;
+
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Shape;
+import dev.gatun.memory.Tensor;
+import dev.gatun.memory.TensorAllocator;
+import dev.gatun.ops.Backend;
+import dev.gatun.ops.Transpose;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.IntUnaryOperator;
+
+/**
+ * Linear layer {@code Y = X·Wᵀ + b} with {@code W [out, in]} split along its output dimension (Megatron's
+ * {@code ColumnParallelLinear}): rank {@code r} holds the rows {@code W_r [out/tp, in]} and {@code b_r [out/tp]} and
+ * computes {@code Y_r = X·W_rᵀ + b_r [N, out/tp]} from the full input {@code X [N, in]}. The input passes
+ * {@link Mappings#copyToRegion() f} (identity forward, all-reduce of {@code dX} backward); with {@code gatherOutput}
+ * the output passes {@link Mappings#gatherFromRegion()} to the full {@code Y [N, out]}.
+ *
+ * <p>Backward: {@code dX = all-reduce(dY_r·W_r)}, {@code dW_r += dY_rᵀ·X}, {@code db_r += Σ_n dY_r}. The input of each
+ * micro-batch is kept (by reference: the caller leaves it unchanged) until that micro-batch's backward.
+ */
+public final class ColumnParallelLinear implements AutoCloseable {
+    private final int in;
+    private final int out;
+    private final int localOut;
+    private final boolean gatherOutput;
+    private final IntUnaryOperator globalRow;
+    private final Backend backend;
+    private final TensorAllocator allocator;
+    private final Mappings mappings;
+    private final Parameter weight;
+    private final Parameter bias;
+    private final Map<Integer, Tensor> inputs = new HashMap<>();
+
+    /**
+     * A layer whose rank {@code r} owns the output columns {@code [r·out/tp, (r+1)·out/tp)}.
+     *
+     * @param name parameters are {@code name + ".weight"} and {@code name + ".bias"}
+     * @param seed initialisation seed: {@code W ~ N(0, 0.02²)} by global index, {@code b = 0}
+     * @throws IllegalArgumentException when tp does not divide {@code out}
+     */
+    public ColumnParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
+                                String name, long seed, boolean gatherOutput) {
+        this(in, out, mappings, backend, allocator, name, seed, gatherOutput,
+                contiguous(out, mappings.group().size(), mappings.group().rank()));
+    }
+
+    /**
+     * A layer whose local output column {@code j} is column {@code globalRow(j)} of the full layer (a permuted
+     * shard, e.g. the q, k and v columns of this rank's heads); {@code gatherOutput} then needs the contiguous layout.
+     */
+    ColumnParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
+                         String name, long seed, boolean gatherOutput, IntUnaryOperator globalRow) {
+        int tp = mappings.group().size();
+        Shard.requireDivides("out", out, tp);
+        if (in < 1) {
+            throw new IllegalArgumentException("in must be at least 1, got " + in);
+        }
+        this.in = in;
+        this.out = out;
+        this.localOut = out / tp;
+        this.gatherOutput = gatherOutput;
+        this.globalRow = globalRow;
+        this.backend = Objects.requireNonNull(backend, "backend must not be null");
+        this.allocator = Objects.requireNonNull(allocator, "allocator must not be null");
+        this.mappings = mappings;
+        var stream = backend.stream();
+        this.weight = Parameter.create(allocator, stream, name + ".weight", Shape.of(localOut, in), seed, 0.02,
+                i -> (long) globalRow.applyAsInt((int) (i / in)) * in + i % in);
+        boolean ok = false;
+        try {
+            this.bias = Parameter.create(allocator, stream, name + ".bias", Shape.of(localOut), seed, 0,
+                    i -> globalRow.applyAsInt((int) i));
+            ok = true;
+        } finally {
+            if (!ok) {
+                weight.close();
+            }
+        }
+    }
+
+    static IntUnaryOperator contiguous(int out, int tp, int rank) {
+        Shard.requireDivides("out", out, tp);
+        int offset = rank * (out / tp);
+        return j -> offset + j;
+    }
+
+    /** {@code W_r [out/tp, in]} and its gradient. */
+    public Parameter weight() {
+        return weight;
+    }
+
+    /** {@code b_r [out/tp]} and its gradient. */
+    public Parameter bias() {
+        return bias;
+    }
+
+    /** The column of the full layer that this rank's output column {@code j} is. */
+    public int globalOutputColumn(int j) {
+        return globalRow.applyAsInt(j);
+    }
+
+    /**
+     * {@code Y_r = X·W_rᵀ + b_r}: {@code x [..., in]} gives a new {@code [..., out/tp]}, or {@code [..., out]} with
+     * {@code gatherOutput} (same leading dimensions); the caller closes it.
+     */
+    public Tensor forward(int microBatch, Tensor x) {
+        Tensor x2 = x.reshape(-1, in);
+        if (inputs.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " is already in flight in "
+                    + weight.name() + ": run its backward first");
+        }
+        var stream = backend.stream();
+        Tensor y = Tensor.allocate(allocator, DType.FP32, Shapes.withLast(x.shape(), localOut),
+                MemoryCategory.ACTIVATIONS, weight.name() + ".out", stream);
+        Tensor y2 = y.reshape(-1, localOut);
+        mappings.copyToRegion().forward(x2, x2);
+        backend.gemm(x2, Transpose.NONE, weight.value(), Transpose.TRANSPOSE, y2, 1f, 0f);
+        backend.addBias(y2, bias.value());
+        inputs.put(microBatch, x);
+        if (!gatherOutput) {
+            return y;
+        }
+        try (y) {
+            Tensor full = Tensor.allocate(allocator, DType.FP32, Shapes.withLast(x.shape(), out),
+                    MemoryCategory.ACTIVATIONS, weight.name() + ".out", stream);
+            mappings.gatherFromRegion().forward(y, full);
+            return full;
+        }
+    }
+
+    /**
+     * From {@code dy} ({@code [N, out/tp]}, or {@code [N, out]} with {@code gatherOutput}) accumulates
+     * {@code dW_r, db_r} and returns a new {@code dX} shaped like the input, all-reduced over the group; the caller closes it.
+     */
+    public Tensor backward(int microBatch, Tensor dy) {
+        Tensor x = inputs.remove(microBatch);
+        if (x == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
+                    + weight.name());
+        }
+        var stream = backend.stream();
+        Tensor x2 = x.reshape(-1, in);
+        long n = x2.shape().dim(0);
+        Tensor dyLocal = dy.reshape(n, gatherOutput ? out : localOut);
+        if (gatherOutput) {
+            dyLocal = Tensor.allocate(allocator, DType.FP32, Shape.of(n, localOut), MemoryCategory.ACTIVATIONS,
+                    weight.name() + ".dout", stream);
+            mappings.gatherFromRegion().backward(dy.reshape(n, out), dyLocal);
+        }
+        try {
+            Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
+                    weight.name() + ".din", stream);
+            Tensor dx2 = dx.reshape(n, in);
+            backend.gemm(dyLocal, Transpose.NONE, weight.value(), Transpose.NONE, dx2, 1f, 0f);
+            backend.gemm(dyLocal, Transpose.TRANSPOSE, x2, Transpose.NONE, weight.grad(), 1f, 1f);
+            backend.biasBackward(dyLocal, bias.grad());
+            mappings.copyToRegion().backward(dx2, dx2);
+            return dx;
+        } finally {
+            if (gatherOutput) {
+                dyLocal.close();
+            }
+        }
+    }
+
+    /** Frees the parameters; saved inputs are the callers'. */
+    @Override
+    public void close() {
+        inputs.clear();
+        bias.close();
+        weight.close();
+    }
+}

@@ -1,0 +1,143 @@
+package dev.gatun.tp;
+
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Shape;
+import dev.gatun.memory.Tensor;
+import dev.gatun.memory.TensorAllocator;
+import dev.gatun.ops.Backend;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Causal multi-head self-attention, tensor-parallel by heads: rank {@code r} owns heads
+ * {@code [r·NH/tp, (r+1)·NH/tp)}, i.e. channels {@code [r·C/tp, (r+1)·C/tp)} of each of q, k and v.
+ * {@code qkv} is a {@link ColumnParallelLinear} {@code [C → 3C]} whose full weight has the single-device layout
+ * {@code [q (all heads); k; v]} and whose shard on rank {@code r} holds, in this order, the q, k and v rows of its own
+ * heads, so {@link Backend#attention} runs on the local {@code [B, T, 3C/tp]} with {@code NH/tp} heads; {@code proj}
+ * is a {@link RowParallelLinear} {@code [C → C]} over the same channels. One all-reduce of {@code [B·T, C]} forward
+ * and one backward.
+ */
+public final class ParallelAttention implements AutoCloseable {
+    private final int channels;
+    private final int localHeads;
+    private final int localChannels;
+    private final Backend backend;
+    private final TensorAllocator allocator;
+    private final ColumnParallelLinear qkv;
+    private final RowParallelLinear proj;
+    private final Map<Integer, Saved> saved = new HashMap<>();
+
+    private record Saved(Tensor qkv, Tensor att, Tensor out) {
+    }
+
+    /**
+     * @param name parameters are {@code name + ".qkv.*"} and {@code name + ".proj.*"}
+     * @throws IllegalArgumentException when {@code numHeads} does not divide {@code channels} or tp does not divide
+     *                                  {@code numHeads}
+     */
+    public ParallelAttention(int channels, int numHeads, Mappings mappings, Backend backend,
+                             TensorAllocator allocator, String name, long seed) {
+        if (numHeads < 1 || channels % numHeads != 0) {
+            throw new IllegalArgumentException("numHeads=" + numHeads + " must divide channels=" + channels);
+        }
+        int tp = mappings.group().size();
+        Shard heads = Shard.of("numHeads", numHeads, tp, mappings.group().rank());
+        this.channels = channels;
+        this.localHeads = heads.size();
+        this.localChannels = channels / tp;
+        this.backend = backend;
+        this.allocator = allocator;
+        int c = localChannels;
+        int offset = mappings.group().rank() * c;
+        this.qkv = new ColumnParallelLinear(channels, 3 * channels, mappings, backend, allocator, name + ".qkv",
+                seed, false, j -> j / c * channels + offset + j % c);
+        boolean ok = false;
+        try {
+            this.proj = new RowParallelLinear(channels, channels, mappings, backend, allocator, name + ".proj",
+                    seed);
+            ok = true;
+        } finally {
+            if (!ok) {
+                qkv.close();
+            }
+        }
+    }
+
+    /** The column-parallel {@code [C → 3C]} projection, its shard ordered {@code [q_r; k_r; v_r]}. */
+    public ColumnParallelLinear qkv() {
+        return qkv;
+    }
+
+    /** The row-parallel output projection {@code [C → C]}. */
+    public RowParallelLinear proj() {
+        return proj;
+    }
+
+    /** {@code x [B, T, C]} (kept by reference until the backward) gives a new {@code [B, T, C]}. */
+    public Tensor forward(int microBatch, Tensor x) {
+        if (x.shape().rank() != 3 || x.shape().dim(2) != channels) {
+            throw new IllegalArgumentException("attention input must be [B, T, " + channels + "], got '" + x.name()
+                    + "' " + x.shape());
+        }
+        long b = x.shape().dim(0);
+        long t = x.shape().dim(1);
+        var stream = backend.stream();
+        Tensor q = qkv.forward(microBatch, x);
+        Tensor att = null;
+        Tensor out = null;
+        boolean ok = false;
+        try {
+            att = Tensor.allocate(allocator, DType.FP32, Shape.of(b, localHeads, t, t), MemoryCategory.ACTIVATIONS,
+                    "attention.att", stream);
+            out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, localChannels), MemoryCategory.ACTIVATIONS,
+                    "attention.out", stream);
+            backend.attention(q, localHeads, out, att);
+            Tensor y = proj.forward(microBatch, out);
+            saved.put(microBatch, new Saved(q, att, out));
+            ok = true;
+            return y;
+        } finally {
+            if (!ok) {
+                q.close();
+                if (att != null) {
+                    att.close();
+                }
+                if (out != null) {
+                    out.close();
+                }
+            }
+        }
+    }
+
+    /** From {@code dy [B, T, C]} accumulates the parameter gradients and returns a new {@code dX [B, T, C]}. */
+    public Tensor backward(int microBatch, Tensor dy) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in attention");
+        }
+        long b = s.out().shape().dim(0);
+        long t = s.out().shape().dim(1);
+        try (Tensor q = s.qkv(); Tensor att = s.att(); Tensor out = s.out();
+             Tensor dout = proj.backward(microBatch, dy);
+             Tensor dqkv = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, 3L * localChannels),
+                     MemoryCategory.ACTIVATIONS, "attention.dqkv", backend.stream())) {
+            backend.attentionBackward(dout, q, att, localHeads, dqkv);
+            return qkv.backward(microBatch, dqkv);
+        }
+    }
+
+    /** Frees the parameters and any saved activations. */
+    @Override
+    public void close() {
+        saved.values().forEach(s -> {
+            s.out().close();
+            s.att().close();
+            s.qkv().close();
+        });
+        saved.clear();
+        proj.close();
+        qkv.close();
+    }
+}

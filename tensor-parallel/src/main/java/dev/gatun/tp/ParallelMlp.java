@@ -1,0 +1,93 @@
+package dev.gatun.tp;
+
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Tensor;
+import dev.gatun.memory.TensorAllocator;
+import dev.gatun.ops.Backend;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * GPT-2 MLP, tensor-parallel: {@code Y = GELU(X·W_fcᵀ + b_fc)·W_projᵀ + b_proj} with {@code fc} a
+ * {@link ColumnParallelLinear} {@code [h → 4h]} (rank {@code r} owns hidden units {@code [r·4h/tp, (r+1)·4h/tp)}) and
+ * {@code proj} a {@link RowParallelLinear} {@code [4h → h]} over the same units. One all-reduce of {@code [N, h]}
+ * forward (g, in {@code proj}) and one backward (f, in {@code fc}).
+ */
+public final class ParallelMlp implements AutoCloseable {
+    private final Backend backend;
+    private final TensorAllocator allocator;
+    private final ColumnParallelLinear fc;
+    private final RowParallelLinear proj;
+    private final Map<Integer, Saved> saved = new HashMap<>();
+
+    private record Saved(Tensor preActivation, Tensor activation) {
+    }
+
+    /**
+     * @param name parameters are {@code name + ".fc.*"} and {@code name + ".proj.*"}
+     * @throws IllegalArgumentException when tp does not divide {@code 4·hidden}
+     */
+    public ParallelMlp(int hidden, Mappings mappings, Backend backend, TensorAllocator allocator, String name,
+                       long seed) {
+        this.backend = backend;
+        this.allocator = allocator;
+        this.fc = new ColumnParallelLinear(hidden, 4 * hidden, mappings, backend, allocator, name + ".fc", seed,
+                false);
+        boolean ok = false;
+        try {
+            this.proj = new RowParallelLinear(4 * hidden, hidden, mappings, backend, allocator, name + ".proj",
+                    seed);
+            ok = true;
+        } finally {
+            if (!ok) {
+                fc.close();
+            }
+        }
+    }
+
+    /** The column-parallel {@code [h → 4h]} layer. */
+    public ColumnParallelLinear fc() {
+        return fc;
+    }
+
+    /** The row-parallel {@code [4h → h]} layer. */
+    public RowParallelLinear proj() {
+        return proj;
+    }
+
+    /** {@code x [N, h]} (kept by reference until the backward) gives a new {@code [N, h]}; the caller closes it. */
+    public Tensor forward(int microBatch, Tensor x) {
+        Tensor pre = fc.forward(microBatch, x);
+        Tensor act = Tensor.allocate(allocator, DType.FP32, pre.shape(), MemoryCategory.ACTIVATIONS,
+                "mlp.gelu", backend.stream());
+        backend.gelu(pre, act);
+        saved.put(microBatch, new Saved(pre, act));
+        return proj.forward(microBatch, act);
+    }
+
+    /** From {@code dy [N, h]} accumulates the parameter gradients and returns a new {@code dX [N, h]}. */
+    public Tensor backward(int microBatch, Tensor dy) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in the MLP");
+        }
+        try (Tensor pre = s.preActivation(); Tensor act = s.activation(); Tensor dact = proj.backward(microBatch, dy)) {
+            backend.geluBackward(pre, dact, act); // the activation is dead once proj's backward has run
+            return fc.backward(microBatch, act);
+        }
+    }
+
+    /** Frees the parameters and any saved activations. */
+    @Override
+    public void close() {
+        saved.values().forEach(s -> {
+            s.activation().close();
+            s.preActivation().close();
+        });
+        saved.clear();
+        proj.close();
+        fc.close();
+    }
+}

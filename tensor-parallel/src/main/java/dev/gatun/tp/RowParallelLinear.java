@@ -1,0 +1,116 @@
+package dev.gatun.tp;
+
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Shape;
+import dev.gatun.memory.Tensor;
+import dev.gatun.memory.TensorAllocator;
+import dev.gatun.ops.Backend;
+import dev.gatun.ops.Transpose;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Linear layer {@code Y = X·Wᵀ + b} with {@code W [out, in]} split along its input dimension (Megatron's
+ * {@code RowParallelLinear}): rank {@code r} holds the columns {@code W_r [out, in/tp]} (input features
+ * {@code [r·in/tp, (r+1)·in/tp)}) and takes the matching split input {@code X_r [N, in/tp]}, as a column-parallel layer
+ * leaves it. {@code Y = all-reduce(X_r·W_rᵀ) + b} through {@link Mappings#reduceFromRegion() g}; the bias, full and
+ * equal on every rank, is added once, after the reduction.
+ *
+ * <p>Backward (g's backward is the identity): {@code dX_r = dY·W_r}, {@code dW_r += dYᵀ·X_r},
+ * {@code db += Σ_n dY} (the same on every rank). Inputs are kept by reference per micro-batch until its backward.
+ */
+public final class RowParallelLinear implements AutoCloseable {
+    private final int localIn;
+    private final int out;
+    private final Backend backend;
+    private final TensorAllocator allocator;
+    private final Mappings mappings;
+    private final Parameter weight;
+    private final Parameter bias;
+    private final Map<Integer, Tensor> inputs = new HashMap<>();
+
+    /**
+     * @param name parameters are {@code name + ".weight"} and {@code name + ".bias"}
+     * @param seed initialisation seed: {@code W ~ N(0, 0.02²)} by global index, {@code b = 0}
+     * @throws IllegalArgumentException when tp does not divide {@code in}
+     */
+    public RowParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
+                             String name, long seed) {
+        Shard shard = Shard.of("in", in, mappings.group().size(), mappings.group().rank());
+        if (out < 1) {
+            throw new IllegalArgumentException("out must be at least 1, got " + out);
+        }
+        this.localIn = shard.size();
+        this.out = out;
+        this.backend = Objects.requireNonNull(backend, "backend must not be null");
+        this.allocator = Objects.requireNonNull(allocator, "allocator must not be null");
+        this.mappings = mappings;
+        var stream = backend.stream();
+        this.weight = Parameter.create(allocator, stream, name + ".weight", Shape.of(out, localIn), seed, 0.02,
+                i -> i / localIn * in + shard.offset() + i % localIn);
+        boolean ok = false;
+        try {
+            this.bias = Parameter.create(allocator, stream, name + ".bias", Shape.of(out), seed, 0, i -> i);
+            ok = true;
+        } finally {
+            if (!ok) {
+                weight.close();
+            }
+        }
+    }
+
+    /** {@code W_r [out, in/tp]} and its gradient. */
+    public Parameter weight() {
+        return weight;
+    }
+
+    /** {@code b [out]} (replicated) and its gradient. */
+    public Parameter bias() {
+        return bias;
+    }
+
+    /** {@code Y = all-reduce(X_r·W_rᵀ) + b}: {@code x [..., in/tp]} gives a new {@code [..., out]}; the caller closes it. */
+    public Tensor forward(int microBatch, Tensor x) {
+        Tensor x2 = x.reshape(-1, localIn);
+        if (inputs.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " is already in flight in "
+                    + weight.name() + ": run its backward first");
+        }
+        Tensor y = Tensor.allocate(allocator, DType.FP32, Shapes.withLast(x.shape(), out),
+                MemoryCategory.ACTIVATIONS, weight.name() + ".out", backend.stream());
+        Tensor y2 = y.reshape(-1, out);
+        backend.gemm(x2, Transpose.NONE, weight.value(), Transpose.TRANSPOSE, y2, 1f, 0f);
+        mappings.reduceFromRegion().forward(y2, y2);
+        backend.addBias(y2, bias.value());
+        inputs.put(microBatch, x);
+        return y;
+    }
+
+    /** From {@code dy [N, out]} accumulates {@code dW_r, db} and returns a new {@code dX_r} shaped like the input. */
+    public Tensor backward(int microBatch, Tensor dy) {
+        Tensor x = inputs.remove(microBatch);
+        if (x == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
+                    + weight.name());
+        }
+        Tensor dy2 = dy.reshape(-1, out);
+        mappings.reduceFromRegion().backward(dy2, dy2);
+        Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
+                weight.name() + ".din", backend.stream());
+        backend.gemm(dy2, Transpose.NONE, weight.value(), Transpose.NONE, dx.reshape(-1, localIn), 1f, 0f);
+        backend.gemm(dy2, Transpose.TRANSPOSE, x.reshape(-1, localIn), Transpose.NONE, weight.grad(), 1f, 1f);
+        backend.biasBackward(dy2, bias.grad());
+        return dx;
+    }
+
+    /** Frees the parameters; saved inputs are the callers'. */
+    @Override
+    public void close() {
+        inputs.clear();
+        bias.close();
+        weight.close();
+    }
+}
