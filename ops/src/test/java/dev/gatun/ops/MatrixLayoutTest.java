@@ -24,8 +24,10 @@ class MatrixLayoutTest {
         assertEquals("leading dimension must be >= 1, got 0",
                 assertThrows(IllegalArgumentException.class, () -> new MatrixLayout(DType.FP32, 0, 0, 0)).getMessage());
         assertEquals("offset must be >= 0, got -1",
-                assertThrows(IllegalArgumentException.class, () -> new MatrixLayout(DType.FP32, -1, 1, 0)).getMessage());
+                assertThrows(IllegalArgumentException.class, () -> new MatrixLayout(DType.FP32, -1, 1, 0))
+                        .getMessage());
         assertEquals("batch stride must be >= 0, got -2",
-                assertThrows(IllegalArgumentException.class, () -> new MatrixLayout(DType.FP32, 0, 1, -2)).getMessage());
+                assertThrows(IllegalArgumentException.class, () -> new MatrixLayout(DType.FP32, 0, 1, -2))
+                        .getMessage());
     }
 }

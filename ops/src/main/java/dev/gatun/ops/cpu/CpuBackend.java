@@ -36,7 +36,7 @@ public final class CpuBackend implements Backend {
     private final Parallel parallel;
     private final DeviceStream stream = DeviceStream.cpu();
     private final HostAllocator workspace = new HostAllocator();
-    private final HostGemm gemmKernel;
+    private final CpuGemm gemm;
     private final ElementwiseKernels elementwise;
     private final RowKernels rows;
     private final EmbeddingKernels embeddings;
@@ -47,7 +47,7 @@ public final class CpuBackend implements Backend {
     /** A backend running its tasks on {@code pool} (which stays the caller's to shut down). */
     public CpuBackend(ForkJoinPool pool) {
         this.parallel = new Parallel(Objects.requireNonNull(pool, "pool must not be null"));
-        this.gemmKernel = new NaiveGemm(parallel)::gemm; // the GEMM seam: every product of this backend runs here
+        this.gemm = new CpuGemm(pool);
         this.elementwise = new ElementwiseKernels(parallel);
         this.rows = new RowKernels(parallel);
         this.embeddings = new EmbeddingKernels(parallel);
@@ -83,13 +83,7 @@ public final class CpuBackend implements Backend {
         open();
         GemmSpec spec = GemmSpec.of(opA, opB, d.m(), d.n(), d.k(), a.dtype(), c.dtype()).withScale(alpha, beta)
                 .withBatchCount(d.batch());
-        gemmKernel.run(spec, a.hostSegment(), b.hostSegment(), c.hostSegment());
-    }
-
-    /** A GEMM on host memory as {@link GemmSpec} describes it (attention's products come through {@link #gemm}). */
-    @FunctionalInterface
-    private interface HostGemm {
-        void run(GemmSpec spec, MemorySegment a, MemorySegment b, MemorySegment c);
+        gemm.gemm(spec, a.hostSegment(), b.hostSegment(), c.hostSegment());
     }
 
     @Override

@@ -25,8 +25,9 @@ import java.util.concurrent.ForkJoinPool;
  * the matrices of a batch across them when there are enough). Segments of a confined arena are accepted; the product
  * then runs on the calling thread alone. The result does not depend on the number of threads.
  *
- * <p>Thread-safe: concurrent calls each take their own workspace (packing buffers, kept for reuse: about
- * {@code 16 MiB} of packed B plus small per-thread blocks, and an fp32 copy of a 16-bit {@code C}).
+ * <p>Thread-safe: concurrent calls each take their own workspace of heap buffers, kept for reuse so that the hot
+ * loops never allocate: up to 16 MiB of packed {@code B}, per thread a packed {@code A} block of about 1 MiB, and an
+ * fp32 copy of a 16-bit {@code C}.
  */
 public final class CpuGemm {
     /** Never started: a segment it may not access is confined to some thread. */
@@ -35,6 +36,7 @@ public final class CpuGemm {
     private static final long SMALL_PRODUCT = 1L << 22;
 
     private final ForkJoinPool pool;
+    private final GemmBlocking blocking;
     private final BlockedGemm blocked;
     private final ConcurrentLinkedQueue<GemmWorkspace> idleWorkspaces = new ConcurrentLinkedQueue<>();
 
@@ -50,7 +52,8 @@ public final class CpuGemm {
 
     CpuGemm(ForkJoinPool pool, GemmBlocking blocking) {
         this.pool = Objects.requireNonNull(pool, "pool must not be null");
-        this.blocked = new BlockedGemm(Objects.requireNonNull(blocking, "blocking must not be null"));
+        this.blocking = Objects.requireNonNull(blocking, "blocking must not be null");
+        this.blocked = new BlockedGemm(blocking);
     }
 
     /**
@@ -79,9 +82,11 @@ public final class CpuGemm {
         }
         boolean shareable = a.isAccessibleBy(NOT_AN_OWNER) && b.isAccessibleBy(NOT_AN_OWNER)
                 && c.isAccessibleBy(NOT_AN_OWNER);
-        ParallelLoop loop = shareable ? ParallelLoop.forCaller(pool) : ParallelLoop.sequential(0);
-        int slots = loop.slots();
         long multiplyAdds = (long) spec.m() * spec.n() * spec.k();
+        long parallelMin = blocking.parallelMin();
+        boolean worthSharing = multiplyAdds >= parallelMin || multiplyAdds * spec.batchCount() >= parallelMin;
+        ParallelLoop loop = shareable && worthSharing ? ParallelLoop.forCaller(pool) : ParallelLoop.sequential(0);
+        int slots = loop.slots();
         boolean matrixParallel = slots > 1 && (spec.batchCount() >= 2 * slots
                 || spec.batchCount() >= slots && multiplyAdds < SMALL_PRODUCT);
         GemmWorkspace workspace = idleWorkspaces.poll();
@@ -92,7 +97,8 @@ public final class CpuGemm {
             workspace.ensureSlots(slots);
             GemmWorkspace ws = workspace;
             if (matrixParallel) {
-                loop.run(spec.batchCount(), (slot, item) -> multiply(spec, a, b, c, item, ws, ParallelLoop.sequential(slot)));
+                loop.run(spec.batchCount(),
+                        (slot, item) -> multiply(spec, a, b, c, item, ws, ParallelLoop.sequential(slot)));
             } else {
                 for (int item = 0; item < spec.batchCount(); item++) {
                     multiply(spec, a, b, c, item, ws, loop);
@@ -175,7 +181,7 @@ public final class CpuGemm {
         }
     }
 
-    /** The bytes of {@code segment} that {@code layout} addresses up to element {@code end}, after checking they exist. */
+    /** The bytes of {@code segment} that {@code layout} addresses up to element {@code end}, checked to exist. */
     private static MemorySegment range(String operand, MemorySegment segment, MatrixLayout layout, long end) {
         if (!segment.scope().isAlive()) {
             throw new IllegalStateException("the segment of " + operand + " is already freed (its arena is closed)");

@@ -36,20 +36,22 @@ final class ElementRuns {
             case BF16 -> {
                 long offset = srcIndex * Short.BYTES;
                 for (int t = 0; t < count; t++) {
-                    dst[dstPos + t * dstStride] = HalfFloats.bf16BitsToFloat(src.get(HALF, offset + (long) t * Short.BYTES));
+                    short bits = src.get(HALF, offset + (long) t * Short.BYTES);
+                    dst[dstPos + t * dstStride] = HalfFloats.bf16BitsToFloat(bits);
                 }
             }
             case FP16 -> {
                 long offset = srcIndex * Short.BYTES;
                 for (int t = 0; t < count; t++) {
-                    dst[dstPos + t * dstStride] = HalfFloats.fp16BitsToFloat(src.get(HALF, offset + (long) t * Short.BYTES));
+                    short bits = src.get(HALF, offset + (long) t * Short.BYTES);
+                    dst[dstPos + t * dstStride] = HalfFloats.fp16BitsToFloat(bits);
                 }
             }
             default -> throw unsupported(dtype);
         }
     }
 
-    /** Element {@code dstIndex + t} of {@code dst} = {@code src[srcPos + t]}, rounded to nearest even, for {@code t < count}. */
+    /** Element {@code dstIndex + t} of {@code dst} = {@code src[srcPos + t]} rounded to nearest even, for t < count. */
     static void write(float[] src, int srcPos, int count, MemorySegment dst, DType dtype, long dstIndex) {
         switch (dtype) {
             case FP32 -> MemorySegment.copy(src, srcPos, dst, FP32, dstIndex * Float.BYTES, count);

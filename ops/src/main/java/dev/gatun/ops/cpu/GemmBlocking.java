@@ -15,8 +15,10 @@ import java.util.OptionalLong;
  * @param mcMax       most rows of a packed A block (a multiple of {@code mr}); blocks shrink so every thread gets
  *                    several
  * @param panelFloats most floats of a packed B panel; {@code nc} is chosen to fit (at least one micro-panel)
+ * @param parallelMin fewest multiply-adds of a call for it to use more than one thread: below, handing work to the
+ *                    pool and waiting for it costs more than it saves
  */
-record GemmBlocking(int mr, int kc, int mcMax, int panelFloats) {
+record GemmBlocking(int mr, int kc, int mcMax, int panelFloats, long parallelMin) {
     GemmBlocking {
         if (mr != 12 && mr != 6) {
             throw new IllegalArgumentException("mr must be 12 or 6 (the kernels there are), got " + mr);
@@ -30,6 +32,9 @@ record GemmBlocking(int mr, int kc, int mcMax, int panelFloats) {
         if (panelFloats < 1) {
             throw new IllegalArgumentException("panelFloats must be >= 1, got " + panelFloats);
         }
+        if (parallelMin < 0) {
+            throw new IllegalArgumentException("parallelMin must be >= 0, got " + parallelMin);
+        }
     }
 
     /** Columns of a tile: two vectors. */
@@ -42,11 +47,12 @@ record GemmBlocking(int mr, int kc, int mcMax, int panelFloats) {
      * should fill about 70% of the L2 cache, so {@code kc} is the L2 size in KiB (256 to 2048; 1024 when the size is
      * unknown). A deep {@code kc} pays because C is read and written once per {@code kc} block: on a 2-core Sapphire
      * Rapids (48 KiB L1d, 2 MiB L2) {@code kc = 2048} ran 20% faster than the classic L1-sized {@code kc = 256}, with
-     * the micro-panels streaming from L2.
+     * the micro-panels streaming from L2. Products under 128³ multiply-adds stay on one thread: waking a pool worker
+     * and waiting for it costs tens of microseconds (64³ ran at 42 GFLOP/s on one thread, 20 on two).
      */
     static GemmBlocking forThisMachine() {
         int kc = Math.clamp(l2Bytes().orElse(1 << 20) / 1024, 256, 2048);
-        return new GemmBlocking(GemmKernel.preferredRows(), kc, 144, 4 << 20);
+        return new GemmBlocking(GemmKernel.preferredRows(), kc, 144, 4 << 20, 1L << 21);
     }
 
     /** The L2 size that Linux reports for cpu0, if it does. */

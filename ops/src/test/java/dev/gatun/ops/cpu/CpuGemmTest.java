@@ -40,11 +40,13 @@ class CpuGemmTest {
     private static final ValueLayout.OfFloat FP32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ForkJoinPool TWO_WORKERS = new ForkJoinPool(2);
-    /** Tiny blocks: several kc, mc and nc blocks (and both kernels) already at sizes of a few dozen. */
-    private static final GemmBlocking TINY_12 = new GemmBlocking(12, 8, 24, 40 * GemmKernel.NR);
-    private static final GemmBlocking TINY_6 = new GemmBlocking(6, 5, 12, 24 * GemmKernel.NR);
+    /** Tiny blocks: several kc, mc and nc blocks (and both kernels) already at sizes of a few dozen, on two threads. */
+    private static final GemmBlocking TINY_12 = new GemmBlocking(12, 8, 24, 40 * GemmKernel.NR, 0);
+    private static final GemmBlocking TINY_6 = new GemmBlocking(6, 5, 12, 24 * GemmKernel.NR, 0);
+    /** This machine's blocks, but every product split across the threads, however small. */
+    private static final GemmBlocking ALWAYS_PARALLEL = withParallelMin(GemmBlocking.forThisMachine(), 0);
 
-    private final CpuGemm gemm = new CpuGemm(TWO_WORKERS);
+    private final CpuGemm gemm = new CpuGemm(TWO_WORKERS, ALWAYS_PARALLEL);
 
     @AfterAll
     static void shutDown() {
@@ -68,7 +70,8 @@ class CpuGemmTest {
     @ParameterizedTest(name = "m={0} n={1} k={2} {3} {4}")
     @MethodSource("awkwardShapes")
     void awkwardShapesWithPaddedLayoutsMatchTheReference(int m, int n, int k, Transpose ta, Transpose tb) {
-        GemmSpec spec = padded(GemmSpec.of(ta, tb, m, n, k, DType.FP32, DType.FP32), 3, 5, 2, 1).withScale(1.5f, -0.75f);
+        GemmSpec spec = padded(GemmSpec.of(ta, tb, m, n, k, DType.FP32, DType.FP32), 3, 5, 2, 1)
+                .withScale(1.5f, -0.75f);
         assertMatchesReference(gemm, spec, 1e-5);
     }
 
@@ -86,7 +89,8 @@ class CpuGemmTest {
     }
 
     static Stream<Arguments> transposes() {
-        return Stream.of(Transpose.values()).flatMap(ta -> Stream.of(Transpose.values()).map(tb -> Arguments.of(ta, tb)));
+        return Stream.of(Transpose.values())
+                .flatMap(ta -> Stream.of(Transpose.values()).map(tb -> Arguments.of(ta, tb)));
     }
 
     @Test
@@ -217,6 +221,19 @@ class CpuGemmTest {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> gemm.gemm(spec, arena.allocate(4 * 24), freed, arena.allocate(4 * 20)));
             assertEquals("the segment of B is already freed (its arena is closed)", e.getMessage());
+        }
+    }
+
+    private static GemmBlocking withParallelMin(GemmBlocking b, long parallelMin) {
+        return new GemmBlocking(b.mr(), b.kc(), b.mcMax(), b.panelFloats(), parallelMin);
+    }
+
+    @Test
+    void smallProductsOnTheDefaultBlockingStayCorrect() {
+        CpuGemm defaults = new CpuGemm(TWO_WORKERS);
+        for (int size : new int[] {3, 64, 129}) {
+            assertMatchesReference(defaults, GemmSpec.of(Transpose.NONE, Transpose.TRANSPOSE, size, size, size,
+                    DType.FP32, DType.FP32).withScale(1f, 1f), 1e-5);
         }
     }
 
