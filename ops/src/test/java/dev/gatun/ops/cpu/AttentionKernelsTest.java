@@ -1,13 +1,10 @@
 package dev.gatun.ops.cpu;
 
 import dev.gatun.memory.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
-import java.util.concurrent.ForkJoinPool;
 
 import static dev.gatun.ops.cpu.Numerics.FP32;
 import static dev.gatun.ops.cpu.Numerics.assertClose;
@@ -19,22 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * Causal self-attention through {@link CpuBackend} against the float64 reference, and its backward against central
  * finite differences of that reference: several heads, one head, a single position, and rows longer than a vector.
  */
-class AttentionKernelsTest {
-    private static ForkJoinPool pool;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void start() {
-        pool = new ForkJoinPool(3);
-        backend = new CpuBackend(pool);
-    }
-
-    @AfterAll
-    static void stop() {
-        backend.close();
-        pool.shutdown();
-    }
-
+class AttentionKernelsTest extends CpuBackendTestBase {
     @ParameterizedTest
     @CsvSource({"2, 5, 12, 3", "1, 1, 4, 1", "1, 19, 32, 2", "3, 4, 6, 6"})
     void forwardMatchesReferenceWithTheMaskExactlyZero(int b, int t, int c, int nh) {

@@ -3,35 +3,17 @@ package dev.gatun.ops.cpu;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.HalfFloats;
 import dev.gatun.memory.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Random;
-import java.util.concurrent.ForkJoinPool;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** {@link CpuBackend#cast} bit for bit against {@link HalfFloats}, special values included. */
-class CastsTest {
+class CastsTest extends CpuBackendTestBase {
     private static final long SEED = 31;
-    private static ForkJoinPool pool;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void start() {
-        pool = new ForkJoinPool(3);
-        backend = new CpuBackend(pool);
-    }
-
-    @AfterAll
-    static void stop() {
-        backend.close();
-        pool.shutdown();
-    }
-
     /**
      * Specials (signed zeros, infinities, quiet and signalling NaNs with payloads, the largest float, subnormals,
      * bf16 and fp16 rounding ties and overflow thresholds) spread through random bit patterns, 40_037 in all: vector

@@ -3,8 +3,6 @@ package dev.gatun.ops.cpu;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.Transpose;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -13,7 +11,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.ForkJoinPool;
 import java.util.stream.Stream;
 
 import static dev.gatun.ops.cpu.Numerics.FP32;
@@ -26,22 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  * {@code C} with {@code beta = 0}, and bf16/fp16 inputs and outputs. It tests whatever GEMM kernel the backend is
  * wired to, so it covers the swap to the fast one.
  */
-class CpuBackendGemmTest {
-    private static ForkJoinPool pool;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void start() {
-        pool = new ForkJoinPool(3);
-        backend = new CpuBackend(pool);
-    }
-
-    @AfterAll
-    static void stop() {
-        backend.close();
-        pool.shutdown();
-    }
-
+class CpuBackendGemmTest extends CpuBackendTestBase {
     static Stream<Arguments> cases() {
         List<Arguments> cases = new ArrayList<>();
         for (Transpose opA : Transpose.values()) {

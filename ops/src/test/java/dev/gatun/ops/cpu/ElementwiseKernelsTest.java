@@ -3,14 +3,11 @@ package dev.gatun.ops.cpu;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.AdamWStep;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Random;
-import java.util.concurrent.ForkJoinPool;
 
 import static dev.gatun.ops.cpu.Numerics.FP32;
 import static dev.gatun.ops.cpu.Numerics.assertClose;
@@ -24,22 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  * The element-wise kernels and the bias forward/backward through {@link CpuBackend}, against float64 references, on
  * sizes below, at and past a vector and past one task (so the pool splits them).
  */
-class ElementwiseKernelsTest {
-    private static ForkJoinPool pool;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void start() {
-        pool = new ForkJoinPool(3);
-        backend = new CpuBackend(pool);
-    }
-
-    @AfterAll
-    static void stop() {
-        backend.close();
-        pool.shutdown();
-    }
-
+class ElementwiseKernelsTest extends CpuBackendTestBase {
     @ParameterizedTest
     @ValueSource(ints = {1, 12, 37, 50_001})
     void addMatchesReference(int n) {

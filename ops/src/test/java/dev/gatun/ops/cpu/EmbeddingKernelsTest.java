@@ -1,14 +1,11 @@
 package dev.gatun.ops.cpu;
 
 import dev.gatun.memory.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
-import java.util.concurrent.ForkJoinPool;
 
 import static dev.gatun.ops.cpu.Numerics.FP32;
 import static dev.gatun.ops.cpu.Numerics.assertClose;
@@ -21,22 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** Token + position embedding through {@link CpuBackend}: forward, backward by finite differences, bad token ids. */
-class EmbeddingKernelsTest {
-    private static ForkJoinPool pool;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void start() {
-        pool = new ForkJoinPool(3);
-        backend = new CpuBackend(pool);
-    }
-
-    @AfterAll
-    static void stop() {
-        backend.close();
-        pool.shutdown();
-    }
-
+class EmbeddingKernelsTest extends CpuBackendTestBase {
     @ParameterizedTest
     @CsvSource({"2, 5, 12, 37, 7", "1, 1, 37, 1, 1", "4, 64, 45, 50, 64"})
     void forwardMatchesReferenceAndBackwardAccumulatesFiniteDifferences(int b, int t, int c, int v, int maxT) {

@@ -1,14 +1,11 @@
 package dev.gatun.ops.cpu;
 
 import dev.gatun.memory.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
-import java.util.concurrent.ForkJoinPool;
 
 import static dev.gatun.ops.cpu.Numerics.FP32;
 import static dev.gatun.ops.cpu.Numerics.assertClose;
@@ -26,23 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * backwards against central finite differences of those references, rows shorter than a vector, with tails, and past
  * the 1024-element blocks the row sums flush at.
  */
-class RowKernelsTest {
+class RowKernelsTest extends CpuBackendTestBase {
     private static final float EPS = 1e-5f;
-    private static ForkJoinPool pool;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void start() {
-        pool = new ForkJoinPool(3);
-        backend = new CpuBackend(pool);
-    }
-
-    @AfterAll
-    static void stop() {
-        backend.close();
-        pool.shutdown();
-    }
-
     @ParameterizedTest
     @CsvSource({"2, 5, 12", "1, 3, 37", "2, 1, 1100", "1, 1, 1"})
     void layerNormMatchesReference(int b, int t, int c) {
