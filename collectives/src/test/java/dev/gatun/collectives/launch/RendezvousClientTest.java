@@ -206,7 +206,9 @@ class RendezvousClientTest {
                 () -> RendezvousClient.connect("127.0.0.1", port, TOKEN, Duration.ofMillis(300)));
         assertTrue(e.getMessage().startsWith("could not connect to the rendezvous server at 127.0.0.1:" + port
                 + " within "), e.getMessage());
-        assertTrue(e.getMessage().contains("Connection refused"), e.getMessage());
+        // The last attempt is refused, or cut short by the deadline on a loaded machine: either way it is named.
+        assertTrue(e.getMessage().contains("Connection refused") || e.getMessage().contains("SocketTimeoutException"),
+                e.getMessage());
     }
 
     @Test
