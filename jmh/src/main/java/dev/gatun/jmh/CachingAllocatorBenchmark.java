@@ -42,9 +42,7 @@ public class CachingAllocatorBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        if (!Cuda.isAvailable()) {
-            throw new IllegalStateException("no CUDA device: " + Cuda.unavailableReason());
-        }
+        CudaBenchDevice.requireGpu();
         Device gpu = Device.cuda(0);
         stream = new CudaStream(gpu);
         allocator = CachingDeviceAllocator.cuda(gpu);

@@ -1,17 +1,14 @@
 package dev.gatun.jmh;
 
-import dev.gatun.bindings.Cuda;
 import dev.gatun.memory.CachingDeviceAllocator;
 import dev.gatun.memory.CudaStream;
 import dev.gatun.memory.DType;
-import dev.gatun.memory.Device;
 import dev.gatun.memory.HalfFloats;
 import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.Transpose;
 import dev.gatun.ops.cuda.CudaBackend;
-import dev.gatun.ops.cuda.CudaBackendOptions;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -48,6 +45,7 @@ public class CublasGemmBenchmark {
     @Param({"8192"})
     public int n;
 
+    private CudaBenchDevice gpu;
     private CudaStream stream;
     private CachingDeviceAllocator memory;
     private CudaBackend backend;
@@ -57,13 +55,10 @@ public class CublasGemmBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        if (!Cuda.isAvailable()) {
-            throw new IllegalStateException("no CUDA device: " + Cuda.unavailableReason());
-        }
-        Device gpu = Device.cuda(0);
-        stream = new CudaStream(gpu);
-        memory = CachingDeviceAllocator.cuda(gpu);
-        backend = new CudaBackend(stream, memory, CudaBackendOptions.DEFAULT);
+        gpu = CudaBenchDevice.open();
+        stream = gpu.stream();
+        memory = gpu.memory();
+        backend = gpu.backend();
         a = Tensor.allocate(memory, DType.BF16, Shape.of(n, n), MemoryCategory.ACTIVATIONS, "A", stream);
         b = Tensor.allocate(memory, DType.BF16, Shape.of(n, n), MemoryCategory.ACTIVATIONS, "B", stream);
         c = Tensor.allocate(memory, DType.BF16, Shape.of(n, n), MemoryCategory.ACTIVATIONS, "C", stream);
@@ -102,13 +97,11 @@ public class CublasGemmBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        if (backend != null) {
+        if (gpu != null) {
             a.close();
             b.close();
             c.close();
-            backend.close();
-            memory.close();
-            stream.close();
+            gpu.close();
         }
     }
 

@@ -5,13 +5,11 @@ import dev.gatun.bindings.DeviceAttribute;
 import dev.gatun.memory.CachingDeviceAllocator;
 import dev.gatun.memory.CudaStream;
 import dev.gatun.memory.DType;
-import dev.gatun.memory.Device;
 import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.AdamWStep;
 import dev.gatun.ops.cuda.CudaBackend;
-import dev.gatun.ops.cuda.CudaBackendOptions;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -54,6 +52,7 @@ public class CudaKernelBenchmark {
     @Param({"gelu", "layerNorm", "crossEntropy", "adamW"})
     public String op;
 
+    private CudaBenchDevice gpu;
     private CudaStream stream;
     private CachingDeviceAllocator memory;
     private CudaBackend backend;
@@ -79,13 +78,10 @@ public class CudaKernelBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        if (!Cuda.isAvailable()) {
-            throw new IllegalStateException("no CUDA device: " + Cuda.unavailableReason());
-        }
-        Device gpu = Device.cuda(0);
-        stream = new CudaStream(gpu);
-        memory = CachingDeviceAllocator.cuda(gpu);
-        backend = new CudaBackend(stream, memory, CudaBackendOptions.DEFAULT);
+        gpu = CudaBenchDevice.open();
+        stream = gpu.stream();
+        memory = gpu.memory();
+        backend = gpu.backend();
         int n = B * T;
         long bytes;
         switch (op) {
@@ -137,11 +133,9 @@ public class CudaKernelBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        if (backend != null) {
+        if (gpu != null) {
             tensors.forEach(Tensor::close);
-            backend.close();
-            memory.close();
-            stream.close();
+            gpu.close();
         }
     }
 

@@ -216,7 +216,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(Tensor qkv, int numHeads, Tensor out, Tensor att) {
         Heads.Dims d = new Heads.Dims(OpChecks.attention(device(), qkv, numHeads, out, att));
-        try (Heads h = new Heads(d, "attention")) {
+        try (Heads h = new Heads(d, "attention", false)) {
             launchElements(Kernel.PERMUTE_QKV, d.headElements(), args -> args.pointer(ptr(h.q)).pointer(ptr(h.k))
                     .pointer(ptr(h.v)).pointer(ptr(qkv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.hs()));
             int t = d.t();
@@ -243,7 +243,7 @@ public final class CudaBackend implements Backend {
         int hs = d.hs();
         int bh = d.b() * d.nh();
         float scale = (float) (1 / Math.sqrt(hs));
-        try (Heads h = new Heads(d, "attentionBackward");
+        try (Heads h = new Heads(d, "attentionBackward", true);
              Tensor datt = scratch(Shape.of((long) bh * t * t), "attentionBackward.datt")) {
             launchElements(Kernel.PERMUTE_QKV, d.headElements(), args -> args.pointer(ptr(h.q)).pointer(ptr(h.k))
                     .pointer(ptr(h.v)).pointer(ptr(qkv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.hs()));
@@ -351,7 +351,7 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The per-head layouts of attention, [B·NH, T, hs] each: q, k, v, the output y, and dv for the backward. */
+    /** The per-head layouts of attention, [B·NH, T, hs] each: q, k, v, the output y, and (backward only) dv. */
     private final class Heads implements AutoCloseable {
         /** Attention's sizes under the short names the kernels use. */
         record Dims(int b, int t, int nh, int hs) {
@@ -370,13 +370,13 @@ public final class CudaBackend implements Backend {
         final Tensor y;
         final Tensor dv;
 
-        Heads(Dims d, String owner) {
+        Heads(Dims d, String owner, boolean backward) {
             Shape shape = Shape.of(d.headElements());
             q = scratch(shape, owner + ".q");
             k = scratch(shape, owner + ".k");
             v = scratch(shape, owner + ".v");
             y = scratch(shape, owner + ".y");
-            dv = scratch(shape, owner + ".dv");
+            dv = backward ? scratch(shape, owner + ".dv") : null;
         }
 
         @Override
@@ -385,7 +385,9 @@ public final class CudaBackend implements Backend {
             k.close();
             v.close();
             y.close();
-            dv.close();
+            if (dv != null) {
+                dv.close();
+            }
         }
     }
 
