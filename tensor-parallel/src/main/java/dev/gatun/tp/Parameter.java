@@ -7,30 +7,59 @@ import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.memory.TensorAllocator;
 
+import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.function.LongUnaryOperator;
 
 /**
- * One fp32 parameter shard and its gradient (same shape, zeroed at creation, accumulated by backward passes).
- *
- * @param name  the full parameter's name, e.g. {@code "h0.mlp.fc.weight"}; it seeds {@link ParameterInit}
- * @param value this rank's shard of the values
- * @param grad  the gradient of the shard
+ * One fp32 parameter shard and its gradient (same shape, accumulated by backward passes). A layer reads
+ * {@link #value()} and {@link #grad()} at every call, so the two can be {@linkplain #bind rebound} to storage owned
+ * elsewhere (e.g. views into a ZeRO flat buffer that is gathered and released around each use) without the layer
+ * knowing.
  */
-public record Parameter(String name, Tensor value, Tensor grad) implements AutoCloseable {
+public final class Parameter implements AutoCloseable {
+    private final String name;
+    private final Shape shape;
+    private Tensor value;
+    private Tensor grad;
+    private boolean ownsValue = true;
+    private boolean ownsGrad = true;
+
+    private Parameter(String name, Tensor value, Tensor grad) {
+        this.name = name;
+        this.shape = value.shape();
+        this.value = value;
+        this.grad = grad;
+    }
+
     /**
      * A parameter shard of {@code shape} initialised by {@link ParameterInit#fill} with {@code std} ({@code 0} gives
-     * zeros) and {@code globalIndex} mapping the shard's flat index into the full parameter.
+     * zeros) and {@code globalIndex} mapping the shard's flat index into the full parameter; its gradient is zeroed.
      */
-    static Parameter create(TensorAllocator allocator, DeviceStream stream, String name, Shape shape, long seed,
-                            double std, LongUnaryOperator globalIndex) {
-        Tensor value = Tensor.allocate(allocator, DType.FP32, shape, MemoryCategory.PARAMETERS, name, stream);
-        boolean ok = false;
-        try {
+    public static Parameter gaussian(TensorAllocator allocator, DeviceStream stream, String name, Shape shape,
+                                     long seed, double std, LongUnaryOperator globalIndex) {
+        return create(allocator, stream, name, shape, value -> {
             if (std == 0) {
                 value.fill(0, stream);
             } else {
                 ParameterInit.fill(value, seed, name, std, globalIndex, stream);
             }
+        });
+    }
+
+    /** A parameter with every element {@code constant} (e.g. a LayerNorm gain of 1); its gradient is zeroed. */
+    public static Parameter constant(TensorAllocator allocator, DeviceStream stream, String name, Shape shape,
+                                     float constant) {
+        return create(allocator, stream, name, shape, value -> value.fill(constant, stream));
+    }
+
+    private static Parameter create(TensorAllocator allocator, DeviceStream stream, String name, Shape shape,
+                                    Consumer<Tensor> init) {
+        Objects.requireNonNull(name, "name must not be null");
+        Tensor value = Tensor.allocate(allocator, DType.FP32, shape, MemoryCategory.PARAMETERS, name, stream);
+        boolean ok = false;
+        try {
+            init.accept(value);
             Tensor grad = Tensor.allocate(allocator, DType.FP32, shape, MemoryCategory.GRADIENTS, name + ".grad",
                     stream);
             grad.fill(0, stream);
@@ -43,9 +72,72 @@ public record Parameter(String name, Tensor value, Tensor grad) implements AutoC
         }
     }
 
+    /** The full parameter's name, e.g. {@code "h0.mlp.fc.weight"}; it seeds {@link ParameterInit}. */
+    public String name() {
+        return name;
+    }
+
+    /** The shard's shape. */
+    public Shape shape() {
+        return shape;
+    }
+
+    /** This rank's shard of the values. */
+    public Tensor value() {
+        return value;
+    }
+
+    /** The gradient of the shard. */
+    public Tensor grad() {
+        return grad;
+    }
+
+    /**
+     * Points the parameter at {@code newValue} and {@code newGrad} (fp32, of {@link #shape()}; either may be the
+     * current tensor). Tensors the parameter allocated itself are freed when replaced; bound ones stay their owner's.
+     *
+     * @throws IllegalArgumentException when a tensor is not fp32 of the parameter's shape
+     */
+    public void bind(Tensor newValue, Tensor newGrad) {
+        check("value", newValue);
+        check("gradient", newGrad);
+        if (newValue != value) {
+            if (ownsValue) {
+                value.close();
+            }
+            value = newValue;
+            ownsValue = false;
+        }
+        if (newGrad != grad) {
+            if (ownsGrad) {
+                grad.close();
+            }
+            grad = newGrad;
+            ownsGrad = false;
+        }
+    }
+
+    private void check(String what, Tensor t) {
+        Objects.requireNonNull(t, what + " must not be null");
+        if (t.dtype() != DType.FP32 || !t.shape().equals(shape)) {
+            throw new IllegalArgumentException("parameter '" + name + "' needs an fp32 " + what + " of shape "
+                    + shape + ", got '" + t.name() + "' " + t.dtype().shortName() + " " + t.shape());
+        }
+    }
+
+    /** Frees the tensors this parameter allocated itself. */
     @Override
     public void close() {
-        grad.close();
-        value.close();
+        if (ownsGrad && grad.isLive()) {
+            grad.close();
+        }
+        if (ownsValue && value.isLive()) {
+            value.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Parameter{" + name + " " + shape + "}";
     }
 }

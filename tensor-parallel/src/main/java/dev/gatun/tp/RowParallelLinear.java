@@ -49,11 +49,11 @@ public final class RowParallelLinear implements AutoCloseable {
         this.allocator = Objects.requireNonNull(allocator, "allocator must not be null");
         this.mappings = mappings;
         var stream = backend.stream();
-        this.weight = Parameter.create(allocator, stream, name + ".weight", Shape.of(out, localIn), seed, 0.02,
+        this.weight = Parameter.gaussian(allocator, stream, name + ".weight", Shape.of(out, localIn), seed, 0.02,
                 i -> i / localIn * in + shard.offset() + i % localIn);
         boolean ok = false;
         try {
-            this.bias = Parameter.create(allocator, stream, name + ".bias", Shape.of(out), seed, 0, i -> i);
+            this.bias = Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(out), seed, 0, i -> i);
             ok = true;
         } finally {
             if (!ok) {

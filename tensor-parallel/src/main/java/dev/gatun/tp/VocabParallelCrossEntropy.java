@@ -28,14 +28,33 @@ public final class VocabParallelCrossEntropy {
     private final DeviceStream stream;
     private final int vocab;
     private final Shard shard;
+    /** The local columns {@code [0, valid)} are real vocabulary ids; the rest is padding. */
+    private final int valid;
 
     /** @throws IllegalArgumentException when tp does not divide {@code vocab} */
     public VocabParallelCrossEntropy(int vocab, Communicator group, TensorAllocator allocator, DeviceStream stream) {
+        this(vocab, vocab, group, allocator, stream);
+    }
+
+    /**
+     * Cross-entropy over a vocabulary padded to {@code paddedVocab} columns (so that tp divides it, as Megatron pads):
+     * the logits of ids in {@code [vocab, paddedVocab)} are left out of the softmax (as if {@code −∞}) and get a zero
+     * gradient, so the loss does not depend on the padding and hence on tp.
+     *
+     * @throws IllegalArgumentException when tp does not divide {@code paddedVocab} or {@code vocab} is not in
+     *                                  {@code [1, paddedVocab]}
+     */
+    public VocabParallelCrossEntropy(int vocab, int paddedVocab, Communicator group, TensorAllocator allocator,
+                                     DeviceStream stream) {
         this.group = Objects.requireNonNull(group, "group must not be null");
         this.allocator = Objects.requireNonNull(allocator, "allocator must not be null");
         this.stream = Objects.requireNonNull(stream, "stream must not be null");
+        if (vocab < 1 || vocab > paddedVocab) {
+            throw new IllegalArgumentException("vocab=" + vocab + " must be in [1, paddedVocab=" + paddedVocab + "]");
+        }
         this.vocab = vocab;
-        this.shard = Shard.of("vocab", vocab, group.size(), group.rank());
+        this.shard = Shard.of("vocab", paddedVocab, group.size(), group.rank());
+        this.valid = Math.clamp((long) vocab - shard.offset(), 0, shard.size());
     }
 
     /** The vocabulary ids this rank's logits cover. */
@@ -74,7 +93,7 @@ public final class VocabParallelCrossEntropy {
             MemorySegment tz = target.hostSegment();
             for (int i = 0; i < n; i++) {
                 float best = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < v; j++) {
+                for (int j = 0; j < valid; j++) {
                     best = Math.max(best, z.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * v + j));
                 }
                 m.setAtIndex(ValueLayout.JAVA_FLOAT, i, best);
@@ -86,7 +105,7 @@ public final class VocabParallelCrossEntropy {
             for (int i = 0; i < n; i++) {
                 float mi = m.getAtIndex(ValueLayout.JAVA_FLOAT, i);
                 double acc = 0;
-                for (int j = 0; j < v; j++) {
+                for (int j = 0; j < valid; j++) {
                     acc += Math.exp(z.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * v + j) - mi);
                 }
                 s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) acc);
@@ -102,7 +121,7 @@ public final class VocabParallelCrossEntropy {
                 int local = t.getAtIndex(ValueLayout.JAVA_INT, i) - shard.offset();
                 for (int j = 0; j < v; j++) {
                     long k = (long) i * v + j;
-                    double p = Math.exp(z.getAtIndex(ValueLayout.JAVA_FLOAT, k) - mi) / si;
+                    double p = j < valid ? Math.exp(z.getAtIndex(ValueLayout.JAVA_FLOAT, k) - mi) / si : 0;
                     dz.setAtIndex(ValueLayout.JAVA_FLOAT, k, (float) ((p - (j == local ? 1 : 0)) * dlossScale));
                 }
             }

@@ -80,6 +80,51 @@ class VocabParallelCrossEntropyTest {
         TpTesting.assertClose("dlogits", TpTesting.concatColumns(out.stream().map(o -> o[1]).toList(), N), dz);
     }
 
+    /** Padding columns [vocab, V) hold large garbage: they must neither change the loss nor get a gradient. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3, 4})
+    void leavesPaddedColumnsOutOfTheSoftmax(int tp) {
+        int vocab = V - 5;
+        float[] z = logits();
+        for (int n = 0; n < N; n++) {
+            for (int j = vocab; j < V; j++) {
+                z[n * V + j] = 1000 + j;
+            }
+        }
+        int[] targets = Arrays.stream(targets()).map(t -> t % vocab).toArray();
+        int v = V / tp;
+        List<float[][]> out = TpTesting.run(tp, rank -> {
+            var ce = new VocabParallelCrossEntropy(vocab, V, rank.comm(), rank.allocator(), rank.backend().stream());
+            try (Tensor logits = rank.tensor("logits", TpTesting.columns(z, N, V, rank.rank() * v, v), N, v);
+                 Tensor t = rank.ints("targets", targets);
+                 Tensor losses = rank.tensor("losses", filled(N, Float.NaN), N);
+                 Tensor dlogits = rank.tensor("dlogits", filled(N * v, Float.NaN), N, v)) {
+                ce.forwardBackward(logits, t, SCALE, losses, dlogits);
+                return new float[][] {rank.read(losses), rank.read(dlogits)};
+            }
+        });
+        double[] loss = new double[N];
+        double[] dz = new double[N * V];
+        for (int n = 0; n < N; n++) {
+            double m = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < vocab; j++) {
+                m = Math.max(m, z[n * V + j]);
+            }
+            double s = 0;
+            for (int j = 0; j < vocab; j++) {
+                s += Math.exp(z[n * V + j] - m);
+            }
+            loss[n] = Math.log(s) + m - z[n * V + targets[n]];
+            for (int j = 0; j < vocab; j++) {
+                dz[n * V + j] = (Math.exp(z[n * V + j] - m) / s - (j == targets[n] ? 1 : 0)) * SCALE;
+            }
+        }
+        for (float[][] o : out) {
+            TpTesting.assertClose("losses", o[0], loss);
+        }
+        TpTesting.assertClose("dlogits", TpTesting.concatColumns(out.stream().map(o -> o[1]).toList(), N), dz);
+    }
+
     @Test
     void rejectsASizeThatDoesNotDivideTheVocabulary() {
         var e = assertThrows(IllegalArgumentException.class, () -> TpTesting.run(4, rank ->

@@ -55,7 +55,7 @@ public final class ZeroOptimizer implements AutoCloseable {
     private final TensorAllocator allocator;
     private final FlatBuffer parameters;
     private final FlatBuffer gradients;
-    private final AdamWConfig adamW;
+    private AdamWConfig adamW;
     private final Clipping clipping;
     private final DynamicLossScaler scaler;
     private final FlatLayout layout;
@@ -106,6 +106,9 @@ public final class ZeroOptimizer implements AutoCloseable {
         }
         for (String name : clipping.tpReplicated()) {
             layout.entry(name); // throws naming the unknown parameter
+        }
+        for (String name : clipping.ppDuplicates()) {
+            layout.entry(name);
         }
         int units = layout.units().size();
         this.owned = new Shard[units];
@@ -183,6 +186,16 @@ public final class ZeroOptimizer implements AutoCloseable {
     /** The range of unit {@code u} this rank updates (the whole unit for NONE). */
     public Shard ownedShard(int u) {
         return owned[u];
+    }
+
+    /** The AdamW hyper-parameters the next step uses. */
+    public AdamWConfig adamW() {
+        return adamW;
+    }
+
+    /** Sets the learning rate of the next steps (a schedule calls this before each {@link #step()}). */
+    public void setLearningRate(float learningRate) {
+        this.adamW = new AdamWConfig(learningRate, adamW.beta1(), adamW.beta2(), adamW.eps(), adamW.weightDecay());
     }
 
     /** AdamW steps applied so far (skipped steps do not count). */
@@ -338,6 +351,9 @@ public final class ZeroOptimizer implements AutoCloseable {
         dp.allReduce(normSquared, ReduceOp.SUM);
         if (clipping.tp() != null) {
             clipping.tp().allReduce(normSquared, ReduceOp.SUM);
+        }
+        if (clipping.pp() != null) {
+            clipping.pp().allReduce(normSquared, ReduceOp.SUM);
         }
         return (float) Math.sqrt(normSquared.toFloatArray(backend.stream())[0]);
     }
