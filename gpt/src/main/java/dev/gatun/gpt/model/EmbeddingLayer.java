@@ -1,0 +1,78 @@
+package dev.gatun.gpt.model;
+
+import dev.gatun.memory.Tensor;
+import dev.gatun.tp.Parameter;
+import dev.gatun.tp.VocabParallelEmbedding;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Token and position embedding, the first layer: {@code x[b, t] = wte[id[b, t]] + wpe[t]} with {@code wte [Vp, C]}
+ * split over tp by vocabulary ({@link VocabParallelEmbedding}, one all-reduce of {@code [B·T, C]}) and
+ * {@code wpe [T, C]} replicated. Input: int32 ids {@code [B, T]}; output {@code [B, T, C]}.
+ */
+public final class EmbeddingLayer implements GptLayer {
+    public static final String WTE = "wte.weight";
+    public static final String WPE = "wpe.weight";
+
+    private final LayerContext ctx;
+    private final GptConfig config;
+    private final VocabParallelEmbedding wte;
+    private final Parameter wpe;
+
+    public EmbeddingLayer(GptConfig config, LayerContext ctx) {
+        this.ctx = ctx;
+        this.config = config;
+        this.wte = new VocabParallelEmbedding(config.paddedVocab(ctx.tpSize()), config.channels(), ctx.tp(),
+                ctx.allocator(), ctx.backend().stream(), "wte", ctx.seed());
+        this.wpe = Parameter.gaussian(ctx.allocator(), ctx.backend().stream(), WPE,
+                dev.gatun.memory.Shape.of(config.seqLen(), config.channels()), ctx.seed(), 0.01, i -> i);
+    }
+
+    @Override
+    public String name() {
+        return "embedding";
+    }
+
+    /** The token embedding shard {@code wte_r [Vp/tp, C]}, read by a tied head. */
+    public Parameter tokenEmbedding() {
+        return wte.weight();
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(wte.weight(), wpe);
+    }
+
+    @Override
+    public Set<String> tpReplicated() {
+        return Set.of(WPE);
+    }
+
+    @Override
+    public Tensor forward(int microBatch, Tensor ids) {
+        if (ids.shape().rank() != 2 || ids.shape().dim(1) != config.seqLen()) {
+            throw new IllegalArgumentException("token ids must be [B, " + config.seqLen() + "], got " + ids.shape());
+        }
+        long b = ids.shape().dim(0);
+        long tc = (long) config.seqLen() * config.channels();
+        Tensor out = wte.forward(microBatch, ids);
+        ctx.backend().addBias(out.reshape(b, tc), wpe.value().reshape(tc));
+        return out;
+    }
+
+    @Override
+    public Tensor backward(int microBatch, Tensor dout) {
+        long tc = (long) config.seqLen() * config.channels();
+        ctx.backend().biasBackward(dout.reshape(-1, tc), wpe.grad().reshape(tc));
+        wte.backward(microBatch, dout);
+        return null;
+    }
+
+    @Override
+    public void close() {
+        wpe.close();
+        wte.close();
+    }
+}

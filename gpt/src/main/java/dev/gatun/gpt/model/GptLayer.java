@@ -1,0 +1,41 @@
+package dev.gatun.gpt.model;
+
+import dev.gatun.memory.Tensor;
+import dev.gatun.tp.Parameter;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * One layer of the model as a pipeline stage and the ZeRO optimizer see it: a unit of parameters with an explicit
+ * forward and backward per micro-batch (DESIGN property 8). A layer keeps what its backward needs, including its
+ * input by reference, until the backward of the same micro-batch.
+ */
+public interface GptLayer extends AutoCloseable {
+    /** The layer's name, e.g. {@code "h3"}; its parameters' names start with it. */
+    String name();
+
+    /** The parameters this layer owns (its ZeRO unit), in a fixed order. */
+    List<Parameter> parameters();
+
+    /** Parameters of other layers this one reads (the tied head reads the token embedding); usually none. */
+    default List<Parameter> borrowed() {
+        return List.of();
+    }
+
+    /** Names of owned parameters every tp rank holds whole (LayerNorms, row-parallel biases, position embedding). */
+    Set<String> tpReplicated();
+
+    /** Runs the forward of {@code microBatch}; returns a new tensor the caller owns. */
+    Tensor forward(int microBatch, Tensor input);
+
+    /**
+     * Runs the backward of {@code microBatch}: accumulates the parameter gradients and returns the input gradient (a new
+     * tensor the caller owns), or null for the first layer, whose input is token ids.
+     */
+    Tensor backward(int microBatch, Tensor outputGrad);
+
+    /** Frees the parameters and anything still saved. */
+    @Override
+    void close();
+}

@@ -1,0 +1,24 @@
+package dev.gatun.gpt.model;
+
+/**
+ * Called by a {@link GptStage} around every layer call: where ZeRO gathers a layer's parameters before use, releases
+ * them after, and reduces the layer's gradients after its last backward of the step.
+ */
+public interface LayerHooks {
+    /** No hooks: parameters stay where the layers put them. */
+    LayerHooks NONE = new LayerHooks() {
+        @Override
+        public void beforeUse(GptLayer layer, boolean backward) {
+        }
+
+        @Override
+        public void afterUse(GptLayer layer, boolean backward, boolean lastBackward) {
+        }
+    };
+
+    /** Before {@code layer}'s forward ({@code backward = false}) or backward. */
+    void beforeUse(GptLayer layer, boolean backward);
+
+    /** After it; {@code lastBackward} when this was the step's last backward of the layer (its gradients are final). */
+    void afterUse(GptLayer layer, boolean backward, boolean lastBackward);
+}

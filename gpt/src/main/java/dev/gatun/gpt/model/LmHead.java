@@ -1,0 +1,127 @@
+package dev.gatun.gpt.model;
+
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Shape;
+import dev.gatun.memory.Tensor;
+import dev.gatun.ops.Transpose;
+import dev.gatun.tp.Parameter;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The last layer: final LayerNorm, then the vocabulary-parallel logits {@code z_r = ln_f(x)·W_rᵀ [B·T, Vp/tp]} with
+ * {@code W_r} this rank's rows of the output embedding: the token embedding itself when tied and on the same rank,
+ * otherwise a parameter of this layer (named {@link EmbeddingLayer#WTE} when it is the tied copy of another pipeline
+ * stage, which starts equal to it and receives the same summed gradient; {@code "lm_head.weight"} when untied). The
+ * input passes {@code f} (all-reduce of the input gradient over tp). The logits go to
+ * {@link dev.gatun.tp.VocabParallelCrossEntropy}.
+ */
+public final class LmHead implements GptLayer {
+    private final LayerContext ctx;
+    private final int channels;
+    private final int localVocab;
+    private final LayerNorm lnf;
+    private final Parameter weight;
+    private final boolean ownsWeight;
+    private final Map<Integer, Tensor> saved = new HashMap<>();
+
+    /**
+     * @param tiedEmbedding the token embedding when it is on this rank and tied, else null (the head then creates
+     *                      its own weight: the tied copy if {@code config.tiedHead()}, else an untied one)
+     */
+    public LmHead(GptConfig config, LayerContext ctx, Parameter tiedEmbedding) {
+        this.ctx = ctx;
+        this.channels = config.channels();
+        int tp = ctx.tpSize();
+        int padded = config.paddedVocab(tp);
+        this.localVocab = padded / tp;
+        this.lnf = new LayerNorm(channels, ctx, "ln_f");
+        if (tiedEmbedding != null) {
+            if (!config.tiedHead()) {
+                throw new IllegalArgumentException("an untied head was given the token embedding");
+            }
+            this.weight = tiedEmbedding;
+            this.ownsWeight = false;
+        } else {
+            long offset = (long) ctx.tp().group().rank() * localVocab * channels;
+            this.weight = Parameter.gaussian(ctx.allocator(), ctx.backend().stream(),
+                    config.tiedHead() ? EmbeddingLayer.WTE : "lm_head.weight", Shape.of(localVocab, channels),
+                    ctx.seed(), 0.02, i -> offset + i);
+            this.ownsWeight = true;
+        }
+    }
+
+    @Override
+    public String name() {
+        return "lm_head";
+    }
+
+    /** The output embedding this head multiplies by, owned or borrowed. */
+    public Parameter outputWeight() {
+        return weight;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        List<Parameter> p = new java.util.ArrayList<>(lnf.parameters());
+        if (ownsWeight) {
+            p.add(weight);
+        }
+        return p;
+    }
+
+    @Override
+    public List<Parameter> borrowed() {
+        return ownsWeight ? List.of() : List.of(weight);
+    }
+
+    @Override
+    public Set<String> tpReplicated() {
+        return Set.of("ln_f.weight", "ln_f.bias");
+    }
+
+    @Override
+    public Tensor forward(int microBatch, Tensor x) {
+        Tensor h = lnf.forward(microBatch, x);
+        long n = h.numel() / channels;
+        Tensor h2 = h.reshape(n, channels);
+        ctx.tp().copyToRegion().forward(h2, h2);
+        Tensor logits = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(n, localVocab),
+                MemoryCategory.ACTIVATIONS, "lm_head.logits", ctx.backend().stream());
+        ctx.backend().gemm(h2, Transpose.NONE, weight.value(), Transpose.TRANSPOSE, logits, 1f, 0f);
+        saved.put(microBatch, h);
+        return logits;
+    }
+
+    @Override
+    public Tensor backward(int microBatch, Tensor dlogits) {
+        Tensor h = saved.remove(microBatch);
+        if (h == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in lm_head");
+        }
+        long n = h.numel() / channels;
+        Tensor h2 = h.reshape(n, channels);
+        try (h; Tensor dh = Tensor.allocate(ctx.allocator(), DType.FP32, h.shape(), MemoryCategory.ACTIVATIONS,
+                "lm_head.dh", ctx.backend().stream())) {
+            Tensor dh2 = dh.reshape(n, channels);
+            ctx.backend().gemm(dlogits, Transpose.NONE, weight.value(), Transpose.NONE, dh2, 1f, 0f);
+            ctx.backend().gemm(dlogits, Transpose.TRANSPOSE, h2, Transpose.NONE, weight.grad(), 1f, 1f);
+            ctx.tp().copyToRegion().backward(dh2, dh2);
+            return lnf.backward(microBatch, dh);
+        }
+    }
+
+    @Override
+    public void close() {
+        saved.values().forEach(Tensor::close);
+        saved.clear();
+        if (ownsWeight) {
+            weight.close();
+        }
+        lnf.close();
+    }
+}

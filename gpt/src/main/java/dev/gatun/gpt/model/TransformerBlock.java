@@ -1,0 +1,114 @@
+package dev.gatun.gpt.model;
+
+import dev.gatun.memory.Tensor;
+import dev.gatun.tp.ParallelAttention;
+import dev.gatun.tp.ParallelMlp;
+import dev.gatun.tp.Parameter;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A pre-LayerNorm GPT-2 block, tensor-parallel as Megatron's: {@code r = x + attn(ln_1(x))},
+ * {@code y = r + mlp(ln_2(r))}, with {@link ParallelAttention} split by heads and {@link ParallelMlp} by the hidden
+ * columns; two all-reduces of {@code [B·T, C]} forward and two backward. Input and output {@code [B, T, C]}.
+ */
+public final class TransformerBlock implements GptLayer {
+    private final String name;
+    private final LayerContext ctx;
+    private final LayerNorm ln1;
+    private final ParallelAttention attn;
+    private final LayerNorm ln2;
+    private final ParallelMlp mlp;
+    private final Map<Integer, Saved> saved = new HashMap<>();
+
+    /** The block's own intermediate tensors, which its sub-layers keep by reference until the backward. */
+    private record Saved(Tensor ln1Out, Tensor residual, Tensor ln2Out) {
+        void close() {
+            ln1Out.close();
+            residual.close();
+            ln2Out.close();
+        }
+    }
+
+    /** Block {@code index}, whose parameters are named {@code "h<index>.…"} as in GPT-2. */
+    public TransformerBlock(int index, GptConfig config, LayerContext ctx) {
+        this.name = "h" + index;
+        this.ctx = ctx;
+        int c = config.channels();
+        this.ln1 = new LayerNorm(c, ctx, name + ".ln_1");
+        this.attn = new ParallelAttention(c, config.heads(), ctx.tp(), ctx.backend(), ctx.allocator(),
+                name + ".attn", ctx.seed());
+        this.ln2 = new LayerNorm(c, ctx, name + ".ln_2");
+        this.mlp = new ParallelMlp(c, ctx.tp(), ctx.backend(), ctx.allocator(), name + ".mlp", ctx.seed());
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        List<Parameter> p = new ArrayList<>(ln1.parameters());
+        p.addAll(List.of(attn.qkv().weight(), attn.qkv().bias(), attn.proj().weight(), attn.proj().bias()));
+        p.addAll(ln2.parameters());
+        p.addAll(List.of(mlp.fc().weight(), mlp.fc().bias(), mlp.proj().weight(), mlp.proj().bias()));
+        return p;
+    }
+
+    @Override
+    public Set<String> tpReplicated() {
+        return Set.of(name + ".ln_1.weight", name + ".ln_1.bias", name + ".ln_2.weight", name + ".ln_2.bias",
+                attn.proj().bias().name(), mlp.proj().bias().name());
+    }
+
+    @Override
+    public Tensor forward(int microBatch, Tensor x) {
+        var backend = ctx.backend();
+        Tensor a = ln1.forward(microBatch, x);
+        Tensor r = attn.forward(microBatch, a);
+        backend.add(x, r, r);
+        Tensor b = ln2.forward(microBatch, r);
+        Tensor y = mlp.forward(microBatch, b);
+        backend.add(r, y, y);
+        saved.put(microBatch, new Saved(a, r, b));
+        return y;
+    }
+
+    @Override
+    public Tensor backward(int microBatch, Tensor dy) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+        }
+        var backend = ctx.backend();
+        try {
+            Tensor dr;
+            try (Tensor db = mlp.backward(microBatch, dy)) {
+                dr = ln2.backward(microBatch, db);
+            }
+            backend.add(dy, dr, dr);
+            try (dr; Tensor da = attn.backward(microBatch, dr)) {
+                Tensor dx = ln1.backward(microBatch, da);
+                backend.add(dr, dx, dx);
+                return dx;
+            }
+        } finally {
+            s.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        saved.values().forEach(Saved::close);
+        saved.clear();
+        mlp.close();
+        ln2.close();
+        attn.close();
+        ln1.close();
+    }
+}

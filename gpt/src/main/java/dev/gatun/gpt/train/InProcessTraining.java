@@ -1,0 +1,85 @@
+package dev.gatun.gpt.train;
+
+import dev.gatun.collectives.CommOptions;
+import dev.gatun.collectives.InProcessWorld;
+import dev.gatun.collectives.MeshGroups;
+import dev.gatun.gpt.data.Batch;
+import dev.gatun.gpt.data.TokenDataset;
+import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.memory.HostAllocator;
+import dev.gatun.ops.cpu.CpuBackend;
+import dev.gatun.pipeline.PipelineExecutor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * Trains on the CPU backend with every rank of the mesh a thread of this JVM (in-process communicators): the way
+ * every layout runs on one machine, and the reference the layouts are compared against.
+ */
+public final class InProcessTraining {
+    /** The run's steps (as the reporting rank saw them), each rank's memory, and the pipeline schedule run. */
+    public record Result(List<StepMetrics> steps, List<RankSummary> ranks, PipelineExecutor executor) {
+    }
+
+    private final GptConfig config;
+    private final ParallelLayout layout;
+    private final TrainOptions options;
+    private final CommOptions commOptions;
+
+    public InProcessTraining(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions) {
+        this.config = Objects.requireNonNull(config, "config must not be null");
+        this.layout = Objects.requireNonNull(layout, "layout must not be null");
+        this.options = Objects.requireNonNull(options, "options must not be null");
+        this.commOptions = Objects.requireNonNull(commOptions, "commOptions must not be null");
+        layout.validate(config, options.batchSequences());
+    }
+
+    /**
+     * Runs {@code steps} steps on {@code data} (batch of step {@code s}: {@link TokenDataset#globalBatch} with the
+     * options' seed, each dp rank taking its {@link TokenDataset#shard}); {@code onStep} is called by the reporting
+     * rank after each step.
+     */
+    public Result run(TokenDataset data, long steps, Consumer<StepMetrics> onStep) {
+        if (data.maxTokenId() >= config.vocab()) {
+            throw new IllegalArgumentException("the data has token id " + data.maxTokenId() + " but the model's "
+                    + "vocabulary is " + config.vocab());
+        }
+        var mesh = layout.mesh();
+        List<StepMetrics> reported = new ArrayList<>();
+        PipelineExecutor[] executor = new PipelineExecutor[1];
+        List<RankSummary> ranks = InProcessWorld.run(layout.worldSize(), commOptions, world -> {
+            try (MeshGroups groups = mesh.groups(world); CpuBackend backend = new CpuBackend();
+                 HostAllocator allocator = new HostAllocator()) {
+                var c = groups.coordinates();
+                try (RankTrainer trainer = new RankTrainer(config, layout, options, groups, backend, allocator)) {
+                    boolean reports = trainer.holdsLastStage() && c.dp() == 0 && c.tp() == 0;
+                    if (world.rank() == 0) {
+                        executor[0] = trainer.executor();
+                    }
+                    for (long s = 0; s < steps; s++) {
+                        long start = System.nanoTime();
+                        Batch global = data.globalBatch(options.seed(), s, options.batchSequences(),
+                                config.seqLen());
+                        RankTrainer.RankStep r = trainer.step(s, data.shard(global, c.dp(), layout.dp()));
+                        if (reports) {
+                            var u = r.update();
+                            var m = new StepMetrics(s, r.loss().orElseThrow(), r.learningRate(), u.gradNorm(),
+                                    u.applied(), u.lossScale(), (long) global.sequences() * global.seqLen(),
+                                    (System.nanoTime() - start) / 1e9);
+                            synchronized (reported) {
+                                reported.add(m);
+                            }
+                            onStep.accept(m);
+                        }
+                    }
+                    return new RankSummary(world.rank(), c, trainer.memoryReport(),
+                            trainer.formulaModelStateBytes());
+                }
+            }
+        });
+        return new Result(List.copyOf(reported), ranks, executor[0]);
+    }
+}

@@ -1,0 +1,33 @@
+package dev.gatun.gpt.train;
+
+import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.zero.PrecisionPolicy;
+
+import java.util.Objects;
+
+/**
+ * The training hyper-parameters that do not depend on the layout.
+ *
+ * @param policy          parameter dtype and master weights (fp32, bf16-mixed, fp16-mixed with loss scaling)
+ * @param learningRate    warm-up and cosine decay
+ * @param maxGradNorm     clipping threshold of the global gradient norm ({@code POSITIVE_INFINITY}: none)
+ * @param weightDecay     AdamW's decoupled weight decay
+ * @param seed            initialisation and data-order seed
+ * @param batchSequences  sequences per step over all data-parallel ranks (the global batch)
+ */
+public record TrainOptions(PrecisionPolicy policy, LearningRateSchedule learningRate, float maxGradNorm,
+                           float weightDecay, long seed, int batchSequences) {
+    public TrainOptions {
+        Objects.requireNonNull(policy, "policy must not be null");
+        Objects.requireNonNull(learningRate, "learningRate must not be null");
+        if (!(maxGradNorm > 0)) {
+            throw new IllegalArgumentException("the gradient-clipping norm must be > 0, got " + maxGradNorm);
+        }
+        if (weightDecay < 0) {
+            throw new IllegalArgumentException("weight decay must be >= 0, got " + weightDecay);
+        }
+        if (batchSequences < 1) {
+            throw new IllegalArgumentException("--batch must be >= 1, got " + batchSequences);
+        }
+    }
+}
