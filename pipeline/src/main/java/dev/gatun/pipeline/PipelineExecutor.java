@@ -102,6 +102,8 @@ public final class PipelineExecutor {
         private final Map<Integer, Integer> inFlight = new HashMap<>();
         private final Map<Integer, Integer> peak = new HashMap<>();
         private final Double[] losses;
+        private final List<Timeline.Slot> measured = new ArrayList<>();
+        private final long origin = System.nanoTime();
 
         RankRun(Communicator comm, List<PipelineStage> stages, IntFunction<Tensor> inputs, PipelineLoss loss,
                 TensorAllocator allocator) {
@@ -126,8 +128,16 @@ public final class PipelineExecutor {
                     Step step = steps.get(k);
                     try {
                         switch (step) {
-                            case Step.Compute c when c.action().type() == ActionType.FORWARD -> forward(c.action());
-                            case Step.Compute c -> backward(c.action());
+                            case Step.Compute c when c.action().type() == ActionType.FORWARD -> {
+                                double start = millis();
+                                forward(c.action());
+                                measured.add(new Timeline.Slot(c.action(), start, millis()));
+                            }
+                            case Step.Compute c -> {
+                                double start = millis();
+                                backward(c.action());
+                                measured.add(new Timeline.Slot(c.action(), start, millis()));
+                            }
                             case Step.Group g -> group(g.ops());
                         }
                     } catch (RuntimeException | Error e) {
@@ -146,7 +156,11 @@ public final class PipelineExecutor {
                 }
             }
             List<Double> out = schedule.rankOf(last) == rank ? List.of(losses) : List.of();
-            return new PipelineResult(rank, out, peak);
+            return new PipelineResult(rank, out, peak, measured);
+        }
+
+        private double millis() {
+            return (System.nanoTime() - origin) / 1e6;
         }
 
         private void forward(Action a) {

@@ -9,6 +9,8 @@ import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.memory.HostAllocator;
 import dev.gatun.ops.cpu.CpuBackend;
 import dev.gatun.pipeline.PipelineExecutor;
+import dev.gatun.pipeline.PipelineResult;
+import dev.gatun.pipeline.Timeline;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -20,8 +22,12 @@ import java.util.function.Consumer;
  * every layout runs on one machine, and the reference the layouts are compared against.
  */
 public final class InProcessTraining {
-    /** The run's steps (as the reporting rank saw them), each rank's memory, and the pipeline schedule run. */
-    public record Result(List<StepMetrics> steps, List<RankSummary> ranks, PipelineExecutor executor) {
+    /**
+     * The run's steps (as the reporting rank saw them), each rank's memory, the pipeline schedule run and the last
+     * step's measured pipeline timeline (the pipeline of dp 0, tp 0; milliseconds).
+     */
+    public record Result(List<StepMetrics> steps, List<RankSummary> ranks, PipelineExecutor executor,
+                         Timeline measuredTimeline) {
     }
 
     private final GptConfig config;
@@ -50,6 +56,7 @@ public final class InProcessTraining {
         var mesh = layout.mesh();
         List<StepMetrics> reported = new ArrayList<>();
         PipelineExecutor[] executor = new PipelineExecutor[1];
+        PipelineResult[] lastPipeline = new PipelineResult[layout.pp()];
         List<RankSummary> ranks = InProcessWorld.run(layout.worldSize(), commOptions, world -> {
             try (MeshGroups groups = mesh.groups(world); CpuBackend backend = new CpuBackend();
                  HostAllocator allocator = new HostAllocator()) {
@@ -64,6 +71,9 @@ public final class InProcessTraining {
                         Batch global = data.globalBatch(options.seed(), s, options.batchSequences(),
                                 config.seqLen());
                         RankTrainer.RankStep r = trainer.step(s, data.shard(global, c.dp(), layout.dp()));
+                        if (c.dp() == 0 && c.tp() == 0) {
+                            lastPipeline[c.pp()] = r.pipeline();
+                        }
                         if (reports) {
                             var u = r.update();
                             var m = new StepMetrics(s, r.loss().orElseThrow(), r.learningRate(), u.gradNorm(),
@@ -80,6 +90,8 @@ public final class InProcessTraining {
                 }
             }
         });
-        return new Result(List.copyOf(reported), ranks, executor[0]);
+        Timeline measured = steps == 0 ? null
+                : PipelineResult.measuredTimeline(executor[0].timeline(), List.of(lastPipeline));
+        return new Result(List.copyOf(reported), ranks, executor[0], measured);
     }
 }

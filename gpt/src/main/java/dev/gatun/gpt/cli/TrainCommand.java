@@ -1,0 +1,209 @@
+package dev.gatun.gpt.cli;
+
+import dev.gatun.collectives.CommOptions;
+import dev.gatun.gpt.data.ArithmeticCorpus;
+import dev.gatun.gpt.data.TokenDataset;
+import dev.gatun.gpt.data.Tokenizer;
+import dev.gatun.gpt.data.Tokenizers;
+import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.ParallelLayout;
+import dev.gatun.gpt.train.ScheduleKind;
+import dev.gatun.gpt.train.StepMetrics;
+import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.zero.PrecisionPolicy;
+import dev.gatun.zero.ZeroStage;
+import me.tongfei.progressbar.DelegatingProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code gatun train}: trains the GPT in any dp × tp × pp × ZeRO layout on the CPU (ranks as threads of this JVM),
+ * shows a progress bar with the loss and tokens/s, writes metrics and charts into the output directory
+ * ({@link TrainOutputs}) and ends with each rank's memory next to the ZeRO formula. Bad layouts or arguments end with
+ * one line on stderr and exit code 2.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Train a GPT-2-style model in a dp x tp x pp x ZeRO layout (CPU: ranks are threads).")
+public final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--preset", defaultValue = "tiny", description = "tiny or gpt2 (124M) (default ${DEFAULT-VALUE})")
+    String preset;
+    @Option(names = "--layers", description = "override the preset's layers")
+    Integer layers;
+    @Option(names = "--heads", description = "override the preset's heads")
+    Integer heads;
+    @Option(names = "--channels", description = "override the preset's width")
+    Integer channels;
+    @Option(names = "--seq-len", description = "override the preset's context length")
+    Integer seqLen;
+    @Option(names = "--untied", description = "give the output head its own weight instead of the token embedding")
+    boolean untied;
+
+    @Option(names = "--dp", defaultValue = "1", description = "data-parallel size (default ${DEFAULT-VALUE})")
+    int dp;
+    @Option(names = "--tp", defaultValue = "1", description = "tensor-parallel size (default ${DEFAULT-VALUE})")
+    int tp;
+    @Option(names = "--pp", defaultValue = "1", description = "pipeline stages (default ${DEFAULT-VALUE})")
+    int pp;
+    @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 (default ${DEFAULT-VALUE})")
+    int zero;
+    @Option(names = "--schedule", defaultValue = "1f1b", description = "gpipe, 1f1b or interleaved (default ${DEFAULT-VALUE})")
+    String schedule;
+    @Option(names = "--microbatches", defaultValue = "1", description = "micro-batches per step (default ${DEFAULT-VALUE})")
+    int microBatches;
+    @Option(names = "--virtual-stages", defaultValue = "1", description = "model chunks per pipeline rank, interleaved only (default ${DEFAULT-VALUE})")
+    int virtualStages;
+
+    @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16 (default ${DEFAULT-VALUE})")
+    String precision;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu (default) or cuda")
+    String device;
+    @Option(names = "--steps", defaultValue = "150", description = "training steps (default ${DEFAULT-VALUE})")
+    long steps;
+    @Option(names = "--batch", defaultValue = "16", description = "sequences per step over all dp ranks (default ${DEFAULT-VALUE})")
+    int batch;
+    @Option(names = "--lr", defaultValue = "3e-3", description = "peak learning rate (default ${DEFAULT-VALUE})")
+    double lr;
+    @Option(names = "--min-lr", defaultValue = "3e-4", description = "final learning rate of the cosine decay (default ${DEFAULT-VALUE})")
+    double minLr;
+    @Option(names = "--warmup", description = "warm-up steps (default: 10, or --steps if fewer)")
+    Long warmup;
+    @Option(names = "--clip", defaultValue = "1.0", description = "gradient-norm clipping threshold (default ${DEFAULT-VALUE})")
+    float clip;
+    @Option(names = "--weight-decay", defaultValue = "0.0", description = "AdamW weight decay (default ${DEFAULT-VALUE})")
+    float weightDecay;
+    @Option(names = "--data", description = "a text file to train on (default: a generated arithmetic corpus)")
+    Path data;
+    @Option(names = "--tokenizer", description = "bytes or gpt2 (default: bytes for tiny, gpt2 for gpt2)")
+    String tokenizer;
+    @Option(names = "--seed", defaultValue = "1337", description = "initialisation and data seed (default ${DEFAULT-VALUE})")
+    long seed;
+    @Option(names = "--out", defaultValue = "runs/train", description = "output directory (default ${DEFAULT-VALUE})")
+    Path out;
+    @Option(names = "--timeout", defaultValue = "5m", converter = DurationConverter.class,
+            description = "collective timeout (default ${DEFAULT-VALUE})")
+    Duration timeout;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Setup setup;
+        try {
+            setup = setup();
+        } catch (IllegalArgumentException e) {
+            err.println("gatun train: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        out.printf(Locale.ROOT, "model   %s: %d layers, %d heads, %d wide, context %d, vocab %d (padded %d), %s head, "
+                        + "%.2fM parameters%n", preset, setup.config.layers(), setup.config.heads(),
+                setup.config.channels(), setup.config.seqLen(), setup.config.vocab(),
+                setup.config.paddedVocab(setup.layout.tp()), setup.config.tiedHead() ? "tied" : "untied",
+                setup.config.parameterCount() / 1e6);
+        out.printf(Locale.ROOT, "layout  %s, %d ranks as threads on the CPU, %s%n", setup.layout,
+                setup.layout.worldSize(), setup.options.policy().name());
+        out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
+                setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
+        out.flush();
+        InProcessTraining.Result result;
+        boolean console = System.console() != null;
+        long every = Math.max(1, steps / 10);
+        try (ProgressBar bar = progressBar(console)) {
+            result = new InProcessTraining(setup.config, setup.layout, setup.options,
+                    CommOptions.DEFAULT.withTimeout(timeout)).run(setup.dataset, steps, m -> {
+                        String line = String.format(Locale.ROOT, "loss %.4f  %,.0f tok/s", m.loss(),
+                                m.tokensPerSecond());
+                        bar.step();
+                        bar.setExtraMessage(" " + line);
+                        if (!console && (m.step() % every == 0 || m.step() == steps - 1)) {
+                            out.printf(Locale.ROOT, "step %5d/%d  %s%s%n", m.step() + 1, steps, line,
+                                    m.applied() ? "" : "  (skipped: non-finite gradients)");
+                            out.flush();
+                        }
+                    });
+        }
+        var outputs = TrainOutputs.write(this.out, setup.config, setup.layout, result);
+        var summary = new TrainSummary(setup.config, setup.layout, result);
+        summary.print(out);
+        out.println("wrote");
+        outputs.forEach(p -> out.println("  " + p));
+        out.flush();
+        return 0;
+    }
+
+    /** On a terminal a live bar on stderr; otherwise none (a line per tenth of the run is printed instead). */
+    private ProgressBar progressBar(boolean console) {
+        var builder = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps)
+                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250);
+        if (!console) {
+            builder.setConsumer(new DelegatingProgressBarConsumer(line -> { }, 100));
+        }
+        return builder.build();
+    }
+
+    private record Setup(GptConfig config, ParallelLayout layout, TrainOptions options, TokenDataset dataset,
+                         String dataName, String tokenizerName) {
+    }
+
+    private Setup setup() {
+        if (!device.equalsIgnoreCase("cpu")) {
+            throw new IllegalArgumentException(device.equalsIgnoreCase("cuda")
+                    ? "--device cuda: the CUDA trainer is not built yet (the vocabulary-parallel embedding and loss "
+                    + "run on host memory only); use --device cpu"
+                    : "unknown --device '" + device + "': use cpu");
+        }
+        if (steps < 1) {
+            throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
+        }
+        String tok = tokenizer != null ? tokenizer : preset.equals("gpt2") ? "gpt2" : "bytes";
+        Tokenizer t = Tokenizers.byName(tok);
+        GptConfig base = switch (preset) {
+            case "tiny" -> GptConfig.tiny(t.vocabSize());
+            case "gpt2" -> GptConfig.gpt2Small();
+            default -> throw new IllegalArgumentException("unknown --preset '" + preset + "': use tiny or gpt2");
+        };
+        GptConfig config = new GptConfig(layers != null ? layers : base.layers(), heads != null ? heads : base.heads(),
+                channels != null ? channels : base.channels(), seqLen != null ? seqLen : base.seqLen(),
+                t.vocabSize(), !untied);
+        if (zero < 0 || zero > 3) {
+            throw new IllegalArgumentException("--zero must be 0, 1, 2 or 3, got " + zero);
+        }
+        var layout = new ParallelLayout(dp, tp, pp, ZeroStage.values()[zero], ScheduleKind.byName(schedule),
+                microBatches, virtualStages);
+        layout.validate(config, batch);
+        PrecisionPolicy policy = switch (precision.toLowerCase(Locale.ROOT)) {
+            case "fp32" -> PrecisionPolicy.FP32;
+            case "bf16" -> PrecisionPolicy.BF16_MIXED;
+            case "fp16" -> PrecisionPolicy.FP16_MIXED;
+            default -> throw new IllegalArgumentException("unknown --precision '" + precision
+                    + "': use fp32, bf16 or fp16");
+        };
+        var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr,
+                warmup != null ? warmup : Math.min(10, steps), steps), clip,
+                weightDecay, seed, batch);
+        TokenDataset dataset = data != null ? TokenDataset.fromFile(data, t)
+                : TokenDataset.fromText(ArithmeticCorpus.generate(seed, 20_000), t);
+        if (dataset.size() < config.seqLen() + 1) {
+            throw new IllegalArgumentException("the data has " + dataset.size() + " tokens, fewer than one sequence of "
+                    + (config.seqLen() + 1) + ": use a larger --data file or a smaller --seq-len");
+        }
+        return new Setup(config, layout, options, dataset, data != null ? data.toString() : "generated arithmetic",
+                t.name());
+    }
+}

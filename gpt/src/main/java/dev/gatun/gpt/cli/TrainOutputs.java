@@ -1,0 +1,79 @@
+package dev.gatun.gpt.cli;
+
+import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.gpt.report.LineChart;
+import dev.gatun.gpt.report.MemoryChart;
+import dev.gatun.gpt.report.MetricsWriter;
+import dev.gatun.gpt.report.ReportFiles;
+import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.ParallelLayout;
+import dev.gatun.gpt.train.RankSummary;
+import dev.gatun.gpt.train.StepMetrics;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.pipeline.GanttChart;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What {@code gatun train} writes into its output directory: {@code metrics.jsonl} (one JSON object per step),
+ * {@code loss.svg} (the loss curve), {@code pipeline.svg} (the last step's pipeline schedule with measured durations)
+ * and {@code memory.svg} (each rank's peak bytes by category, with the ZeRO formula's model states marked).
+ */
+final class TrainOutputs {
+    private TrainOutputs() {
+    }
+
+    /** Writes the files and returns their paths. */
+    static List<Path> write(Path dir, GptConfig config, ParallelLayout layout, InProcessTraining.Result result) {
+        List<Path> written = new ArrayList<>();
+        Path metrics = dir.resolve("metrics.jsonl");
+        try (var w = new MetricsWriter(metrics)) {
+            for (StepMetrics m : result.steps()) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("step", m.step());
+                r.put("loss", m.loss());
+                r.put("lr", m.learningRate());
+                r.put("grad_norm", m.gradNorm());
+                r.put("applied", m.applied());
+                r.put("loss_scale", m.lossScale());
+                r.put("tokens", m.tokens());
+                r.put("seconds", m.seconds());
+                r.put("tokens_per_second", m.tokensPerSecond());
+                w.write(r);
+            }
+        }
+        written.add(metrics);
+
+        double[] x = result.steps().stream().mapToDouble(StepMetrics::step).toArray();
+        double[] y = result.steps().stream().mapToDouble(StepMetrics::loss).toArray();
+        Path loss = dir.resolve("loss.svg");
+        ReportFiles.writeAtomically(loss, LineChart.svg("Training loss, " + layout, "step", "loss",
+                List.of(new LineChart.Series("loss", x, y))));
+        written.add(loss);
+
+        if (result.measuredTimeline() != null) {
+            Path gantt = dir.resolve("pipeline.svg");
+            ReportFiles.writeAtomically(gantt, GanttChart.svg(result.measuredTimeline()));
+            written.add(gantt);
+        }
+
+        List<MemoryChart.RankMemory> ranks = new ArrayList<>();
+        for (RankSummary r : result.ranks()) {
+            LinkedHashMap<String, Long> bytes = new LinkedHashMap<>();
+            for (MemoryCategory c : MemoryCategory.values()) {
+                bytes.put(c.name().toLowerCase(Locale.ROOT), r.memory().usage(c).peakBytes());
+            }
+            ranks.add(new MemoryChart.RankMemory("rank " + r.rank() + " " + r.coordinates(), bytes,
+                    r.formulaModelStateBytes()));
+        }
+        Path memory = dir.resolve("memory.svg");
+        ReportFiles.writeAtomically(memory, MemoryChart.svg("Peak memory per rank, " + layout, ranks));
+        written.add(memory);
+        return written;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.gatun.gpt.cli;
+
+import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.ParallelLayout;
+import dev.gatun.gpt.train.RankSummary;
+import dev.gatun.gpt.train.StepMetrics;
+import dev.gatun.memory.MemoryCategory;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+
+/** The end-of-run summary of {@code gatun train}: the loss, the throughput and each rank's memory. */
+final class TrainSummary {
+    private static final double MIB = 1024.0 * 1024.0;
+    private final GptConfig config;
+    private final ParallelLayout layout;
+    private final InProcessTraining.Result result;
+
+    TrainSummary(GptConfig config, ParallelLayout layout, InProcessTraining.Result result) {
+        this.config = config;
+        this.layout = layout;
+        this.result = result;
+    }
+
+    void print(PrintWriter out) {
+        List<StepMetrics> steps = result.steps();
+        StepMetrics first = steps.getFirst();
+        StepMetrics last = steps.getLast();
+        double tokensPerSecond = steps.size() > 1
+                ? steps.subList(1, steps.size()).stream().mapToLong(StepMetrics::tokens).sum()
+                / steps.subList(1, steps.size()).stream().mapToDouble(StepMetrics::seconds).sum()
+                : first.tokensPerSecond();
+        out.printf(Locale.ROOT, "loss    %.4f -> %.4f over %d steps (ln V = %.4f is a uniform guess)%n", first.loss(),
+                last.loss(), steps.size(), Math.log(config.vocab()));
+        out.printf(Locale.ROOT, "speed   %,.0f tokens/s (steps after the first), %.2f GFLOP/s of model FLOPs "
+                + "(6N + attention per token); MFU is reported on GPUs only%n", tokensPerSecond,
+                tokensPerSecond * config.flopsPerToken() / 1e9);
+        out.println("memory  per rank, peak MiB by category; model states = parameters + gradients + optimizer "
+                + "state (current) next to the ZeRO formula for this stage (" + layout.zero() + ")");
+        out.printf(Locale.ROOT, "  %-4s %-14s %10s %10s %10s %11s %10s %14s %10s%n", "rank", "coords", "params",
+                "grads", "optimizer", "activations", "comm+work", "model states", "formula");
+        for (RankSummary r : result.ranks()) {
+            var m = r.memory();
+            long states = m.usage(MemoryCategory.PARAMETERS).currentBytes()
+                    + m.usage(MemoryCategory.GRADIENTS).currentBytes()
+                    + m.usage(MemoryCategory.OPTIMIZER_STATE).currentBytes();
+            out.printf(Locale.ROOT, "  %-4d %-14s %10.2f %10.2f %10.2f %11.2f %10.2f %14.2f %10.2f%n", r.rank(),
+                    r.coordinates(), peak(r, MemoryCategory.PARAMETERS), peak(r, MemoryCategory.GRADIENTS),
+                    peak(r, MemoryCategory.OPTIMIZER_STATE), peak(r, MemoryCategory.ACTIVATIONS),
+                    peak(r, MemoryCategory.COMMUNICATION) + peak(r, MemoryCategory.WORKSPACE), states / MIB,
+                    r.formulaModelStateBytes() / MIB);
+        }
+        out.println("  (the layers keep fp32 copies of bf16/fp16 parameters and gradients, 8 bytes per parameter "
+                + "beyond the formula; ZeRO-3's current states exclude the gathered layer)");
+    }
+
+    private static double peak(RankSummary r, MemoryCategory c) {
+        return r.memory().usage(c).peakBytes() / MIB;
+    }
+}

@@ -1,0 +1,95 @@
+package dev.gatun.e2e;
+
+import dev.gatun.gpt.cli.GatunCli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code gatun train}, the README's main job, end to end in this JVM. */
+@Timeout(180)
+class TrainCommandTest {
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run train(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new GatunCli());
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        String[] all = new String[args.length + 1];
+        all[0] = "train";
+        System.arraycopy(args, 0, all, 1, args.length);
+        int exit = cli.execute(all);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private static double[] losses(Path metrics) throws IOException {
+        Pattern loss = Pattern.compile("\"loss\":([0-9.eE+-]+)");
+        return Files.readAllLines(metrics).stream().mapToDouble(line -> {
+            Matcher m = loss.matcher(line);
+            assertTrue(m.find(), line);
+            return Double.parseDouble(m.group(1));
+        }).toArray();
+    }
+
+    @Test
+    void tinyPresetTrainsAndItsLossFalls(@TempDir Path dir) throws IOException {
+        Run r = train("--steps", "40", "--out", dir.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        double[] l = losses(dir.resolve("metrics.jsonl"));
+        assertEquals(40, l.length);
+        assertTrue(l[0] > 5.0 && l[39] < l[0] - 1.5, "the loss must fall from ~ln 256: " + l[0] + " -> " + l[39]);
+        for (String f : List.of("metrics.jsonl", "loss.svg", "pipeline.svg", "memory.svg")) {
+            assertTrue(Files.size(dir.resolve(f)) > 0, f);
+            assertTrue(r.out().contains(dir.resolve(f).toString()), "prints the path of " + f + ":\n" + r.out());
+        }
+        assertTrue(r.out().contains("model states"), r.out());
+    }
+
+    @Test
+    void a3dLayoutWithZero3WritesAMemoryRowPerRank(@TempDir Path dir) throws IOException {
+        Run r = train("--dp", "2", "--tp", "2", "--pp", "2", "--zero", "3", "--microbatches", "2", "--steps", "3",
+                "--out", dir.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        for (int rank = 0; rank < 8; rank++) {
+            assertTrue(r.out().contains("\n  " + rank + "    ("), "memory row of rank " + rank + ":\n" + r.out());
+        }
+        String gantt = Files.readString(dir.resolve("pipeline.svg"));
+        assertTrue(gantt.contains("rank 1"), "the Gantt chart has both pipeline ranks");
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "--tp 3|--tp 3 must divide the model's 4 attention heads",
+            "--pp 3|--pp 3 = 3 stages, more than the model's 2 layers: use at most 2 stages",
+            "--dp 3|--batch 16 must be a multiple of dp x microbatches = 3",
+            "--zero 4|--zero must be 0, 1, 2 or 3, got 4",
+            "--schedule zigzag|unknown schedule 'zigzag': choose one of gpipe, 1f1b, interleaved",
+            "--schedule interleaved --pp 2|the interleaved schedule needs --virtual-stages >= 2",
+            "--data /no/such/file.txt|data file /no/such/file.txt does not exist",
+            "--device cuda|--device cuda: the CUDA trainer is not built yet"})
+    void invalidLayoutsEndWithOneLineAndExitCode2(String args, String message) {
+        Run r = train(args.split(" "));
+        assertEquals(2, r.exit(), r.out() + r.err());
+        List<String> lines = r.err().lines().toList();
+        assertEquals(1, lines.size(), r.err());
+        assertTrue(lines.getFirst().startsWith("gatun train: " + message), lines.getFirst());
+        assertTrue(r.out().isEmpty(), r.out());
+    }
+}
