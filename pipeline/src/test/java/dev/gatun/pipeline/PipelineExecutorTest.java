@@ -103,6 +103,18 @@ class PipelineExecutorTest {
             assertEquals(executor.timeline().peakInFlight(s),
                     results.get(s % p).peakInFlight().get(s), "peak in-flight activations of stage " + s);
         }
+        for (int r = 0; r < p; r++) {
+            List<Timeline.Slot> measured = results.get(r).measured();
+            List<Action> computed = executor.timeline().slots().get(r).stream().map(Timeline.Slot::action).toList();
+            assertEquals(computed, measured.stream().map(Timeline.Slot::action).toList(),
+                    "rank " + r + " measures its compute actions in schedule order");
+            for (int k = 0; k < measured.size(); k++) {
+                assertTrue(measured.get(k).duration() >= 0 && (k == 0
+                        || measured.get(k).start() >= measured.get(k - 1).end()), measured.toString());
+            }
+        }
+        Timeline real = PipelineResult.measuredTimeline(executor.timeline(), results);
+        assertTrue(real.makespan() > 0 && GanttChart.svg(real).contains("rank " + (p - 1)));
         assertEquals(List.of(), allocator.liveAllocations(), "the executor left tensors allocated");
     }
 

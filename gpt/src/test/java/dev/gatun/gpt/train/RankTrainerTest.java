@@ -1,0 +1,95 @@
+package dev.gatun.gpt.train;
+
+import dev.gatun.collectives.CommStats;
+import dev.gatun.collectives.InProcessWorld;
+import dev.gatun.collectives.MeshGroups;
+import dev.gatun.collectives.OpType;
+import dev.gatun.gpt.data.ArithmeticCorpus;
+import dev.gatun.gpt.data.ByteTokenizer;
+import dev.gatun.gpt.data.TokenDataset;
+import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.memory.HostAllocator;
+import dev.gatun.ops.cpu.CpuBackend;
+import dev.gatun.zero.PrecisionPolicy;
+import dev.gatun.zero.ZeroStage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A rank's step: ZeRO's communication per step over the dp group, with micro-batches and with the paper's volumes. */
+@Timeout(60)
+class RankTrainerTest {
+    private static final GptConfig UNTIED = new GptConfig(2, 2, 16, 8, 256, false);
+    private static final TokenDataset DATA =
+            TokenDataset.fromText(ArithmeticCorpus.generate(3, 200), new ByteTokenizer());
+
+    private record Counted(CommStats dp, long paddedNumel, int units) {
+    }
+
+    /** One step of dp=2 with {@code m} micro-batches; rank 0's dp-group traffic during the step. */
+    private static Counted step(ZeroStage stage, int m) {
+        var layout = new ParallelLayout(2, 1, 1, stage, ScheduleKind.ONE_F_ONE_B, m, 1);
+        var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(1e-3, 1e-4, 0, 1), 1f, 0f, 5,
+                8);
+        List<Counted> counted = InProcessWorld.run(2, world -> {
+            try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
+                 HostAllocator allocator = new HostAllocator();
+                 RankTrainer trainer = new RankTrainer(UNTIED, layout, options, groups, backend, allocator)) {
+                CommStats before = groups.dp().stats();
+                var global = DATA.globalBatch(5, 0, 8, UNTIED.seqLen());
+                var r = trainer.step(0, DATA.shard(global, groups.coordinates().dp(), 2));
+                assertTrue(r.update().applied());
+                return new Counted(groups.dp().stats().minus(before), trainer.optimizer().layout().paddedNumel(),
+                        trainer.optimizer().layout().units().size());
+            }
+        });
+        return counted.getFirst();
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ZeroStage.class, names = {"ONE", "TWO", "THREE"})
+    void shardedStagesReduceEachLayerOncePerStepWhateverTheMicroBatches(ZeroStage stage) {
+        Counted c = step(stage, 4);
+        assertEquals(4, c.units(), "embedding, 2 blocks, head");
+        assertEquals(c.units(), c.dp().calls(OpType.REDUCE_SCATTER), c.dp().toString());
+        assertEquals(c.paddedNumel() * Float.BYTES, c.dp().bytes(OpType.REDUCE_SCATTER), c.dp().toString());
+    }
+
+    @ParameterizedTest
+    @EnumSource(ZeroStage.class)
+    void communicationPerStepIsThePapersVolume(ZeroStage stage) {
+        Counted c = step(stage, 1);
+        CommStats s = c.dp();
+        long scalarsAndLoss = 3L * Float.BYTES; // overflow flag, squared norm, reported loss
+        long bytes = 2 * (s.bytes(OpType.ALL_REDUCE) - scalarsAndLoss) + s.bytes(OpType.REDUCE_SCATTER)
+                + s.bytes(OpType.ALL_GATHER);
+        assertEquals(stage.communicatedElements(c.paddedNumel()) * Float.BYTES, bytes, s.toString());
+    }
+
+    @Test
+    void aBatchOfTheWrongSizeIsRejected() {
+        var layout = new ParallelLayout(1, 1, 1, ZeroStage.NONE, ScheduleKind.ONE_F_ONE_B, 1, 1);
+        var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(1e-3, 1e-4, 0, 1), 1f, 0f, 5,
+                8);
+        var e = assertThrows(RuntimeException.class, () -> InProcessWorld.run(1, world -> {
+            try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
+                 HostAllocator allocator = new HostAllocator();
+                 RankTrainer trainer = new RankTrainer(UNTIED, layout, options, groups, backend, allocator)) {
+                return trainer.step(0, DATA.globalBatch(5, 0, 4, UNTIED.seqLen()));
+            }
+        }));
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        assertEquals("rank batch must be 8 sequences of 8 tokens, got 4 of 8", root.getMessage());
+    }
+}
