@@ -69,11 +69,14 @@ public final class ColumnParallelLinear implements AutoCloseable {
         this.allocator = Objects.requireNonNull(allocator, "allocator must not be null");
         this.mappings = mappings;
         var stream = backend.stream();
-        this.weight = Parameter.gaussian(allocator, stream, name + ".weight", Shape.of(localOut, in), seed, 0.02,
+        this.weight = Parameter.gaussian(allocator, stream, name + ".weight", Shape.of(localOut, in),
+                Shape.of(out, in),
+                seed, 0.02,
                 i -> (long) globalRow.applyAsInt((int) (i / in)) * in + i % in);
         boolean ok = false;
         try {
-            this.bias = Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(localOut), seed, 0,
+            this.bias = Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(localOut), Shape.of(out),
+                    seed, 0,
                     i -> globalRow.applyAsInt((int) i));
             ok = true;
         } finally {

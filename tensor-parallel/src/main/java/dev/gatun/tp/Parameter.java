@@ -20,25 +20,34 @@ import java.util.function.LongUnaryOperator;
 public final class Parameter implements AutoCloseable {
     private final String name;
     private final Shape shape;
+    private final Shape globalShape;
+    private final LongUnaryOperator globalIndex;
     private Tensor value;
     private Tensor grad;
     private boolean ownsValue = true;
     private boolean ownsGrad = true;
 
-    private Parameter(String name, Tensor value, Tensor grad) {
+    private Parameter(String name, Tensor value, Tensor grad, Shape globalShape, LongUnaryOperator globalIndex) {
         this.name = name;
         this.shape = value.shape();
+        this.globalShape = globalShape;
+        this.globalIndex = globalIndex;
         this.value = value;
         this.grad = grad;
     }
 
     /**
-     * A parameter shard of {@code shape} initialised by {@link ParameterInit#fill} with {@code std} ({@code 0} gives
-     * zeros) and {@code globalIndex} mapping the shard's flat index into the full parameter; its gradient is zeroed.
+     * A shard of {@code shape} of the full parameter of {@code globalShape}, initialised by {@link ParameterInit#fill}
+     * with {@code std} ({@code 0} gives zeros) and {@code globalIndex} mapping the shard's flat index into the full
+     * parameter's; its gradient is zeroed.
      */
     public static Parameter gaussian(TensorAllocator allocator, DeviceStream stream, String name, Shape shape,
-                                     long seed, double std, LongUnaryOperator globalIndex) {
-        return create(allocator, stream, name, shape, value -> {
+                                     Shape globalShape, long seed, double std, LongUnaryOperator globalIndex) {
+        if (globalShape.numel() < shape.numel()) {
+            throw new IllegalArgumentException("parameter '" + name + "': shard " + shape + " is larger than the "
+                    + "full parameter " + globalShape);
+        }
+        return create(allocator, stream, name, shape, globalShape, globalIndex, value -> {
             if (std == 0) {
                 value.fill(0, stream);
             } else {
@@ -47,14 +56,17 @@ public final class Parameter implements AutoCloseable {
         });
     }
 
-    /** A parameter with every element {@code constant} (e.g. a LayerNorm gain of 1); its gradient is zeroed. */
+    /**
+     * A parameter held whole (replicated) with every element {@code constant} (e.g. a LayerNorm gain of 1); its
+     * gradient is zeroed.
+     */
     public static Parameter constant(TensorAllocator allocator, DeviceStream stream, String name, Shape shape,
                                      float constant) {
-        return create(allocator, stream, name, shape, value -> value.fill(constant, stream));
+        return create(allocator, stream, name, shape, shape, i -> i, value -> value.fill(constant, stream));
     }
 
     private static Parameter create(TensorAllocator allocator, DeviceStream stream, String name, Shape shape,
-                                    Consumer<Tensor> init) {
+                                    Shape globalShape, LongUnaryOperator globalIndex, Consumer<Tensor> init) {
         Objects.requireNonNull(name, "name must not be null");
         Tensor value = Tensor.allocate(allocator, DType.FP32, shape, MemoryCategory.PARAMETERS, name, stream);
         boolean ok = false;
@@ -64,7 +76,7 @@ public final class Parameter implements AutoCloseable {
                     stream);
             grad.fill(0, stream);
             ok = true;
-            return new Parameter(name, value, grad);
+            return new Parameter(name, value, grad, globalShape, globalIndex);
         } finally {
             if (!ok) {
                 value.close();
@@ -80,6 +92,19 @@ public final class Parameter implements AutoCloseable {
     /** The shard's shape. */
     public Shape shape() {
         return shape;
+    }
+
+    /** The shape of the full (unsharded) parameter. */
+    public Shape globalShape() {
+        return globalShape;
+    }
+
+    /**
+     * The flat row-major index in the full parameter of this shard's element {@code i}: how a checkpoint or an export
+     * puts shards back together, whatever the tensor-parallel layout.
+     */
+    public long globalIndex(long i) {
+        return globalIndex.applyAsLong(i);
     }
 
     /** This rank's shard of the values. */

@@ -49,11 +49,15 @@ public final class RowParallelLinear implements AutoCloseable {
         this.allocator = Objects.requireNonNull(allocator, "allocator must not be null");
         this.mappings = mappings;
         var stream = backend.stream();
-        this.weight = Parameter.gaussian(allocator, stream, name + ".weight", Shape.of(out, localIn), seed, 0.02,
+        this.weight = Parameter.gaussian(allocator, stream, name + ".weight", Shape.of(out, localIn),
+                Shape.of(out, in),
+                seed, 0.02,
                 i -> i / localIn * in + shard.offset() + i % localIn);
         boolean ok = false;
         try {
-            this.bias = Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(out), seed, 0, i -> i);
+            this.bias = Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(out), Shape.of(out),
+                    seed, 0,
+                    i -> i);
             ok = true;
         } finally {
             if (!ok) {

@@ -44,7 +44,8 @@ public final class VocabParallelEmbedding implements AutoCloseable {
         this.allocator = Objects.requireNonNull(allocator, "allocator must not be null");
         this.stream = Objects.requireNonNull(stream, "stream must not be null");
         long offset = (long) shard.offset() * channels;
-        this.weight = Parameter.gaussian(allocator, stream, name + ".weight", Shape.of(shard.size(), channels), seed,
+        this.weight = Parameter.gaussian(allocator, stream, name + ".weight", Shape.of(shard.size(), channels),
+                Shape.of(vocab, channels), seed,
                 0.02, i -> offset + i);
     }
 

@@ -44,7 +44,8 @@ class ParameterTest {
     @Test
     void bindingRejectsAWrongShapeOrDtypeNamingTheParameter() {
         try (HostAllocator allocator = new HostAllocator();
-             Parameter p = Parameter.gaussian(allocator, CPU, "w", Shape.of(2, 3), 7, 0.02, i -> i);
+             Parameter p = Parameter.gaussian(allocator, CPU, "w", Shape.of(2, 3), Shape.of(4, 3), 7, 0.02,
+                     i -> i + 6);
              Tensor wrong = Tensor.allocate(allocator, DType.FP32, Shape.of(3, 2), MemoryCategory.PARAMETERS, "x",
                      CPU);
              Tensor bf16 = Tensor.allocate(allocator, DType.BF16, Shape.of(2, 3), MemoryCategory.PARAMETERS, "y",
@@ -53,7 +54,48 @@ class ParameterTest {
             assertEquals("parameter 'w' needs an fp32 value of shape " + Shape.of(2, 3) + ", got 'x' fp32 "
                     + Shape.of(3, 2), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> p.bind(p.value(), bf16));
-            assertEquals(ParameterInit.gaussian(7, "w", 5, 0.02), p.value().toFloatArray(CPU)[5]);
+            assertEquals(ParameterInit.gaussian(7, "w", 11, 0.02), p.value().toFloatArray(CPU)[5]);
+            assertEquals(11, p.globalIndex(5));
+            assertEquals(Shape.of(4, 3), p.globalShape());
         }
+    }
+
+    /** Every layer's shards, put back by their global indices, are the tp = 1 parameters: what checkpoints rely on. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {2, 4})
+    void shardsPutBackByGlobalIndexAreTheUnshardedParameters(int tp) {
+        java.util.Map<String, float[]> whole = assemble(1);
+        java.util.Map<String, float[]> sharded = assemble(tp);
+        assertEquals(whole.keySet(), sharded.keySet());
+        whole.forEach((name, values) -> assertArrayEquals(values, sharded.get(name), name));
+    }
+
+    private static java.util.Map<String, float[]> assemble(int tp) {
+        java.util.Map<String, float[]> full = new java.util.TreeMap<>();
+        java.util.List<java.util.List<Parameter>> unused = TpTesting.run(tp, rank -> {
+            var attn = new ParallelAttention(16, 4, rank.mappings(), rank.backend(), rank.allocator(), "attn", 3);
+            var mlp = new ParallelMlp(16, rank.mappings(), rank.backend(), rank.allocator(), "mlp", 3);
+            var emb = new VocabParallelEmbedding(8, 16, rank.mappings(), rank.allocator(), rank.backend().stream(),
+                    "wte", 3);
+            try {
+                for (Parameter p : java.util.List.of(attn.qkv().weight(), attn.qkv().bias(), attn.proj().weight(),
+                        attn.proj().bias(), mlp.fc().weight(), mlp.fc().bias(), mlp.proj().weight(), mlp.proj().bias(),
+                        emb.weight())) {
+                    float[] local = p.value().toFloatArray(CPU);
+                    synchronized (full) {
+                        float[] g = full.computeIfAbsent(p.name(), k -> new float[(int) p.globalShape().numel()]);
+                        for (int i = 0; i < local.length; i++) {
+                            g[(int) p.globalIndex(i)] = local[i];
+                        }
+                    }
+                }
+                return java.util.List.<Parameter>of();
+            } finally {
+                emb.close();
+                mlp.close();
+                attn.close();
+            }
+        });
+        return full;
     }
 }

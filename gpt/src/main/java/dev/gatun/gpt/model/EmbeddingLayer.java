@@ -1,5 +1,6 @@
 package dev.gatun.gpt.model;
 
+import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.tp.Parameter;
 import dev.gatun.tp.VocabParallelEmbedding;
@@ -26,8 +27,9 @@ public final class EmbeddingLayer implements GptLayer {
         this.config = config;
         this.wte = new VocabParallelEmbedding(config.paddedVocab(ctx.tpSize()), config.channels(), ctx.tp(),
                 ctx.allocator(), ctx.backend().stream(), "wte", ctx.seed());
-        this.wpe = Parameter.gaussian(ctx.allocator(), ctx.backend().stream(), WPE,
-                dev.gatun.memory.Shape.of(config.seqLen(), config.channels()), ctx.seed(), 0.01, i -> i);
+        Shape wpeShape = Shape.of(config.seqLen(), config.channels());
+        this.wpe = Parameter.gaussian(ctx.allocator(), ctx.backend().stream(), WPE, wpeShape, wpeShape, ctx.seed(),
+                0.01, i -> i);
     }
 
     @Override

@@ -50,7 +50,7 @@ public final class LmHead implements GptLayer {
             long offset = (long) ctx.tp().group().rank() * localVocab * channels;
             this.weight = Parameter.gaussian(ctx.allocator(), ctx.backend().stream(),
                     config.tiedHead() ? EmbeddingLayer.WTE : "lm_head.weight", Shape.of(localVocab, channels),
-                    ctx.seed(), 0.02, i -> offset + i);
+                    Shape.of(padded, channels), ctx.seed(), 0.02, i -> offset + i);
             this.ownsWeight = true;
         }
     }
