@@ -1,6 +1,7 @@
 package dev.gatun.gpt.cli;
 
 import dev.gatun.collectives.CommOptions;
+import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
 import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.data.Tokenizer;
@@ -92,6 +93,10 @@ public final class TrainCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--out", defaultValue = "runs/train", description = "output directory (default ${DEFAULT-VALUE})")
     Path out;
+    @Option(names = "--init-hf", description = "start from a Hugging Face GPT-2 safetensors file (same model shape)")
+    Path initHf;
+    @Option(names = "--export-hf", description = "at the end, write the model as a Hugging Face GPT-2 safetensors file")
+    Path exportHf;
     @Option(names = "--timeout", defaultValue = "5m", converter = DurationConverter.class,
             description = "collective timeout (default ${DEFAULT-VALUE})")
     Duration timeout;
@@ -136,9 +141,13 @@ public final class TrainCommand implements Callable<Integer> {
                                     m.applied() ? "" : "  (skipped: non-finite gradients)");
                             out.flush();
                         }
-                    });
+                    }, exportHf != null);
         }
-        var outputs = TrainOutputs.write(this.out, setup.config, setup.layout, result);
+        var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout, result));
+        if (exportHf != null) {
+            HuggingFaceGpt2.export(setup.config, result.weights(), exportHf);
+            outputs.add(exportHf);
+        }
         var summary = new TrainSummary(setup.config, setup.layout, result);
         summary.print(out);
         out.println("wrote");
@@ -196,7 +205,7 @@ public final class TrainCommand implements Callable<Integer> {
         };
         var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr,
                 warmup != null ? warmup : Math.min(10, steps), steps), clip,
-                weightDecay, seed, batch);
+                weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(config, initHf) : null);
         TokenDataset dataset = data != null ? TokenDataset.fromFile(data, t)
                 : TokenDataset.fromText(ArithmeticCorpus.generate(seed, 20_000), t);
         if (dataset.size() < config.seqLen() + 1) {

@@ -3,6 +3,7 @@ package dev.gatun.gpt.train;
 import dev.gatun.collectives.CommOptions;
 import dev.gatun.collectives.InProcessWorld;
 import dev.gatun.collectives.MeshGroups;
+import dev.gatun.gpt.checkpoint.ModelWeights;
 import dev.gatun.gpt.data.Batch;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
@@ -24,10 +25,11 @@ import java.util.function.Consumer;
 public final class InProcessTraining {
     /**
      * The run's steps (as the reporting rank saw them), each rank's memory, the pipeline schedule run and the last
-     * step's measured pipeline timeline (the pipeline of dp 0, tp 0; milliseconds).
+     * step's measured pipeline timeline (the pipeline of dp 0, tp 0; milliseconds), and the final full parameters when
+     * asked for.
      */
     public record Result(List<StepMetrics> steps, List<RankSummary> ranks, PipelineExecutor executor,
-                         Timeline measuredTimeline) {
+                         Timeline measuredTimeline, ModelWeights weights) {
     }
 
     private final GptConfig config;
@@ -49,6 +51,11 @@ public final class InProcessTraining {
      * rank after each step.
      */
     public Result run(TokenDataset data, long steps, Consumer<StepMetrics> onStep) {
+        return run(data, steps, onStep, false);
+    }
+
+    /** {@link #run(TokenDataset, long, Consumer)}, collecting the final parameters when {@code collectWeights}. */
+    public Result run(TokenDataset data, long steps, Consumer<StepMetrics> onStep, boolean collectWeights) {
         if (data.maxTokenId() >= config.vocab()) {
             throw new IllegalArgumentException("the data has token id " + data.maxTokenId() + " but the model's "
                     + "vocabulary is " + config.vocab());
@@ -57,6 +64,7 @@ public final class InProcessTraining {
         List<StepMetrics> reported = new ArrayList<>();
         PipelineExecutor[] executor = new PipelineExecutor[1];
         PipelineResult[] lastPipeline = new PipelineResult[layout.pp()];
+        ModelWeights weights = collectWeights ? new ModelWeights() : null;
         List<RankSummary> ranks = InProcessWorld.run(layout.worldSize(), commOptions, world -> {
             try (MeshGroups groups = mesh.groups(world); CpuBackend backend = new CpuBackend();
                  HostAllocator allocator = new HostAllocator()) {
@@ -85,13 +93,17 @@ public final class InProcessTraining {
                             onStep.accept(m);
                         }
                     }
-                    return new RankSummary(world.rank(), c, trainer.memoryReport(),
+                    var summary = new RankSummary(world.rank(), c, trainer.memoryReport(),
                             trainer.formulaModelStateBytes());
+                    if (weights != null) {
+                        trainer.contributeWeights(weights);
+                    }
+                    return summary;
                 }
             }
         });
         Timeline measured = steps == 0 ? null
                 : PipelineResult.measuredTimeline(executor[0].timeline(), List.of(lastPipeline));
-        return new Result(List.copyOf(reported), ranks, executor[0], measured);
+        return new Result(List.copyOf(reported), ranks, executor[0], measured, weights);
     }
 }

@@ -3,6 +3,7 @@ package dev.gatun.gpt.train;
 import dev.gatun.collectives.Communicator;
 import dev.gatun.collectives.MeshGroups;
 import dev.gatun.collectives.ReduceOp;
+import dev.gatun.gpt.checkpoint.ModelWeights;
 import dev.gatun.gpt.data.Batch;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.EmbeddingLayer;
@@ -123,6 +124,14 @@ public final class RankTrainer implements AutoCloseable {
                     }
                 }
             }
+            if (options.initialWeights() != null) {
+                for (GptLayer l : layers) {
+                    for (Parameter p : l.parameters()) {
+                        float[] init = p.value().toFloatArray(backend.stream());
+                        p.value().copyFrom(options.initialWeights().fill(p, init), backend.stream());
+                    }
+                }
+            }
             this.holdsFirst = stages.stream().anyMatch(st -> st.index() == 0);
             this.holdsLast = stages.stream().anyMatch(st -> st.index() == last);
             Clipping clipping = new Clipping(options.maxGradNorm(), layout.tp() > 1 ? groups.tp() : null,
@@ -229,6 +238,27 @@ public final class RankTrainer implements AutoCloseable {
         Tensor t = Tensor.allocate(allocator, DType.INT32, shape, MemoryCategory.ACTIVATIONS, name, backend.stream());
         t.copyFrom(values, backend.stream());
         return t;
+    }
+
+    /**
+     * Puts this rank's parameters, as the model computes with them (fp32 values of the parameter dtype), into
+     * {@code into} by global index. A collective over the dp group (ZeRO-3 gathers); dp rank 0 writes.
+     */
+    public void contributeWeights(ModelWeights into) {
+        var params = parameters.gatheredParameters();
+        try {
+            if (groups.dp().rank() == 0) {
+                for (GptStage st : stages) {
+                    for (GptLayer l : st.layers()) {
+                        for (Parameter p : l.parameters()) {
+                            into.put(p, params.view(p.name()).toFloatArray(backend.stream()));
+                        }
+                    }
+                }
+            }
+        } finally {
+            parameters.releaseGathered();
+        }
     }
 
     /** This rank's memory by category (current and peak). */

@@ -1,5 +1,6 @@
 package dev.gatun.gpt.train;
 
+import dev.gatun.gpt.checkpoint.ModelWeights;
 import dev.gatun.gpt.report.LearningRateSchedule;
 import dev.gatun.zero.PrecisionPolicy;
 
@@ -14,9 +15,22 @@ import java.util.Objects;
  * @param weightDecay     AdamW's decoupled weight decay
  * @param seed            initialisation and data-order seed
  * @param batchSequences  sequences per step over all data-parallel ranks (the global batch)
+ * @param initialWeights  full parameters to start from instead of the seeded initialisation (e.g. an imported
+ *                        Hugging Face GPT-2), or null
  */
 public record TrainOptions(PrecisionPolicy policy, LearningRateSchedule learningRate, float maxGradNorm,
-                           float weightDecay, long seed, int batchSequences) {
+                           float weightDecay, long seed, int batchSequences, ModelWeights initialWeights) {
+    /** Options starting from the seeded initialisation. */
+    public TrainOptions(PrecisionPolicy policy, LearningRateSchedule learningRate, float maxGradNorm,
+                        float weightDecay, long seed, int batchSequences) {
+        this(policy, learningRate, maxGradNorm, weightDecay, seed, batchSequences, null);
+    }
+
+    /** The same options starting from {@code weights}. */
+    public TrainOptions withInitialWeights(ModelWeights weights) {
+        return new TrainOptions(policy, learningRate, maxGradNorm, weightDecay, seed, batchSequences, weights);
+    }
+
     public TrainOptions {
         Objects.requireNonNull(policy, "policy must not be null");
         Objects.requireNonNull(learningRate, "learningRate must not be null");
