@@ -6,8 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code gatun} command line: {@code gatun info}, and (as the modules land) {@code gatun train}. */
 @Command(name = "gatun", mixinStandardHelpOptions = true, versionProvider = GatunCli.Version.class,
         description = "3D-parallel LLM training for the JVM.",
-        subcommands = {InfoCommand.class, TrainCommand.class, CommBenchCommand.class, LaunchCommand.class, RendezvousCheckCommand.class,
-                CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, TrainCommand.class, CommBenchCommand.class, BenchCommand.class,
+                LaunchCommand.class, RendezvousCheckCommand.class, CommandLine.HelpCommand.class})
 public final class GatunCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
