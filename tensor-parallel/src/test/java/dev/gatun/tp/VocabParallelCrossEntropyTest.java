@@ -60,20 +60,7 @@ class VocabParallelCrossEntropyTest {
         });
         double[] loss = new double[N];
         double[] dz = new double[N * V];
-        for (int n = 0; n < N; n++) {
-            double m = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < V; j++) {
-                m = Math.max(m, z[n * V + j]);
-            }
-            double s = 0;
-            for (int j = 0; j < V; j++) {
-                s += Math.exp(z[n * V + j] - m);
-            }
-            loss[n] = Math.log(s) + m - z[n * V + targets[n]];
-            for (int j = 0; j < V; j++) {
-                dz[n * V + j] = (Math.exp(z[n * V + j] - m) / s - (j == targets[n] ? 1 : 0)) * SCALE;
-            }
-        }
+        reference(z, targets, V, loss, dz);
         for (float[][] o : out) {
             TpTesting.assertClose("losses", o[0], loss);
         }
@@ -105,6 +92,23 @@ class VocabParallelCrossEntropyTest {
         });
         double[] loss = new double[N];
         double[] dz = new double[N * V];
+        reference(z, targets, vocab, loss, dz);
+        for (float[][] o : out) {
+            TpTesting.assertClose("losses", o[0], loss);
+        }
+        TpTesting.assertClose("dlogits", TpTesting.concatColumns(out.stream().map(o -> o[1]).toList(), N), dz);
+    }
+
+    @Test
+    void rejectsASizeThatDoesNotDivideTheVocabulary() {
+        var e = assertThrows(IllegalArgumentException.class, () -> TpTesting.run(4, rank ->
+                new VocabParallelCrossEntropy(10, rank.comm(), rank.allocator(), rank.backend().stream())));
+        assertEquals("tp=4 must divide vocab=10: choose tp in {1, 2, 5, 10}",
+                ColumnParallelLinearTest.rootCause(e).getMessage());
+    }
+
+    /** float64 cross-entropy over the first {@code vocab} of {@code V} columns; the others get no gradient. */
+    private static void reference(float[] z, int[] targets, int vocab, double[] loss, double[] dz) {
         for (int n = 0; n < N; n++) {
             double m = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < vocab; j++) {
@@ -119,18 +123,6 @@ class VocabParallelCrossEntropyTest {
                 dz[n * V + j] = (Math.exp(z[n * V + j] - m) / s - (j == targets[n] ? 1 : 0)) * SCALE;
             }
         }
-        for (float[][] o : out) {
-            TpTesting.assertClose("losses", o[0], loss);
-        }
-        TpTesting.assertClose("dlogits", TpTesting.concatColumns(out.stream().map(o -> o[1]).toList(), N), dz);
-    }
-
-    @Test
-    void rejectsASizeThatDoesNotDivideTheVocabulary() {
-        var e = assertThrows(IllegalArgumentException.class, () -> TpTesting.run(4, rank ->
-                new VocabParallelCrossEntropy(10, rank.comm(), rank.allocator(), rank.backend().stream())));
-        assertEquals("tp=4 must divide vocab=10: choose tp in {1, 2, 5, 10}",
-                ColumnParallelLinearTest.rootCause(e).getMessage());
     }
 
     static float[] filled(int n, float value) {
