@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -72,6 +73,32 @@ class TrainCommandTest {
         }
         String gantt = Files.readString(dir.resolve("pipeline.svg"));
         assertTrue(gantt.contains("rank 1"), "the Gantt chart has both pipeline ranks");
+    }
+
+    @Test
+    void saveEveryAndResumeContinueTheSameRun(@TempDir Path dir) throws IOException {
+        String[] layout = {"--dp", "2", "--zero", "2", "--steps", "6", "--batch", "8"};
+        Run straight = train(concat(layout, "--out", dir.resolve("straight").toString()));
+        assertEquals(0, straight.exit(), straight.err());
+        Run first = train(concat(layout, "--save-every", "3", "--out", dir.resolve("first").toString()));
+        assertEquals(0, first.exit(), first.err());
+        Files.delete(dir.resolve("first/checkpoints/step-00000006/checkpoint.json")); // as if it died saving step 6
+        Run resumed = train(concat(layout, "--resume", dir.resolve("first/checkpoints").toString(), "--out",
+                dir.resolve("resumed").toString()));
+        assertEquals(0, resumed.exit(), resumed.err());
+        double[] all = losses(dir.resolve("straight/metrics.jsonl"));
+        double[] tail = losses(dir.resolve("resumed/metrics.jsonl"));
+        assertArrayEquals(java.util.Arrays.copyOfRange(all, 3, 6), tail);
+        Run changed = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--resume",
+                dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("x").toString());
+        assertEquals(2, changed.exit());
+        assertTrue(changed.err().contains("was saved with learning_rate"), changed.err());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     @ParameterizedTest

@@ -16,10 +16,17 @@ public final class ParameterInit {
     private ParameterInit() {
     }
 
-    /** The value of element {@code globalIndex} of the full parameter {@code name}: {@code std·N(0, 1)}. */
+    /**
+     * The value of element {@code globalIndex} of the full parameter {@code name}: {@code std·N(0, 1)}, by Box–Muller
+     * from two uniforms of a generator seeded by the three, with {@link StrictMath} so that every JVM, JIT tier and
+     * machine gives the same bits.
+     */
     public static float gaussian(long seed, String name, long globalIndex, double std) {
         long h = mix(seed ^ mix(nameHash(name)) ^ mix(globalIndex * 0x9E3779B97F4A7C15L + 1));
-        return (float) (new SplittableRandom(h).nextGaussian() * std);
+        SplittableRandom random = new SplittableRandom(h);
+        double u1 = 1.0 - random.nextDouble(); // (0, 1]
+        double u2 = random.nextDouble();
+        return (float) (StrictMath.sqrt(-2 * StrictMath.log(u1)) * StrictMath.cos(2 * StrictMath.PI * u2) * std);
     }
 
     /**

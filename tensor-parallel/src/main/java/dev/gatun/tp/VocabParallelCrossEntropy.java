@@ -106,7 +106,7 @@ public final class VocabParallelCrossEntropy {
                 float mi = m.getAtIndex(ValueLayout.JAVA_FLOAT, i);
                 double acc = 0;
                 for (int j = 0; j < valid; j++) {
-                    acc += Math.exp(z.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * v + j) - mi);
+                    acc += StrictMath.exp(z.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * v + j) - mi);
                 }
                 s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) acc);
             }
@@ -117,11 +117,11 @@ public final class VocabParallelCrossEntropy {
                 float mi = m.getAtIndex(ValueLayout.JAVA_FLOAT, i);
                 float si = s.getAtIndex(ValueLayout.JAVA_FLOAT, i);
                 loss.setAtIndex(ValueLayout.JAVA_FLOAT, i,
-                        (float) (Math.log(si) + mi - tz.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
+                        (float) (StrictMath.log(si) + mi - tz.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
                 int local = t.getAtIndex(ValueLayout.JAVA_INT, i) - shard.offset();
                 for (int j = 0; j < v; j++) {
                     long k = (long) i * v + j;
-                    double p = j < valid ? Math.exp(z.getAtIndex(ValueLayout.JAVA_FLOAT, k) - mi) / si : 0;
+                    double p = j < valid ? StrictMath.exp(z.getAtIndex(ValueLayout.JAVA_FLOAT, k) - mi) / si : 0;
                     dz.setAtIndex(ValueLayout.JAVA_FLOAT, k, (float) ((p - (j == local ? 1 : 0)) * dlossScale));
                 }
             }

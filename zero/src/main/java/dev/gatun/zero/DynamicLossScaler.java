@@ -47,6 +47,16 @@ public final class DynamicLossScaler {
         return cleanSteps;
     }
 
+    /** Sets the state a checkpoint saved: the current scale and the clean steps since the last change. */
+    public void restore(float savedScale, int savedCleanSteps) {
+        if (!(savedScale > 0) || savedCleanSteps < 0) {
+            throw new IllegalArgumentException("loss scale " + savedScale + " must be > 0 and clean steps "
+                    + savedCleanSteps + " >= 0");
+        }
+        this.scale = savedScale;
+        this.cleanSteps = savedCleanSteps;
+    }
+
     /** Records a step's verdict: shrink on overflow, grow after the interval of clean steps. */
     public void update(boolean overflow) {
         if (overflow) {

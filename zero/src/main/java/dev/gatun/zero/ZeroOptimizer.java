@@ -370,6 +370,50 @@ public final class ZeroOptimizer implements AutoCloseable {
         }
     }
 
+    /**
+     * This rank's own optimizer state, as views of its buffers by name: {@code "params.<unit>"} (its shard of each
+     * unit's parameters, in the parameter dtype; the whole unit for NONE), {@code "master"} (mixed precision),
+     * {@code "adam_m"} and {@code "adam_v"}. What a checkpoint saves, and restores into before
+     * {@link #restore}.
+     */
+    public java.util.Map<String, Tensor> ownedState() {
+        java.util.Map<String, Tensor> state = new java.util.LinkedHashMap<>();
+        for (int u = 0; u < owned.length; u++) {
+            state.put("params." + layout.units().get(u).name(), ownedParameters(u));
+        }
+        if (master != null) {
+            state.put("master", master);
+        }
+        state.put("adam_m", m);
+        state.put("adam_v", v);
+        return state;
+    }
+
+    /** The dynamic loss scaler, or null without loss scaling. */
+    public DynamicLossScaler lossScaler() {
+        return scaler;
+    }
+
+    /**
+     * Completes a restore after the {@link #ownedState()} tensors were overwritten with saved values: sets the step
+     * count (and the loss scaler's state) and, for stages ONE and TWO, all-gathers the parameter shards into the full
+     * buffers (a collective over dp).
+     */
+    public void restore(long appliedSteps, float scale, int cleanSteps) {
+        if (appliedSteps < 0) {
+            throw new IllegalArgumentException("steps must be >= 0, got " + appliedSteps);
+        }
+        t = appliedSteps;
+        if (scaler != null) {
+            scaler.restore(scale, cleanSteps);
+        }
+        if (stage == ZeroStage.ONE || stage == ZeroStage.TWO) {
+            for (int u = 0; u < owned.length; u++) {
+                dp.allGather(ownedParameters(u), parameters.unit(u));
+            }
+        }
+    }
+
     /** The allocator's bytes by category (current and peak) on this rank. */
     public MemoryReport memoryReport() {
         return allocator.accountant().report();

@@ -1,7 +1,9 @@
 package dev.gatun.gpt.cli;
 
 import dev.gatun.collectives.CommOptions;
+import dev.gatun.gpt.checkpoint.CheckpointDirectory;
 import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
+import dev.gatun.gpt.train.Checkpointing;
 import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.data.Tokenizer;
@@ -93,6 +95,13 @@ public final class TrainCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--out", defaultValue = "runs/train", description = "output directory (default ${DEFAULT-VALUE})")
     Path out;
+    @Option(names = "--save-every", defaultValue = "0",
+            description = "save a checkpoint every N steps into OUT/checkpoints (default 0: never)")
+    long saveEvery;
+    @Option(names = "--keep", defaultValue = "2", description = "checkpoints to keep (default ${DEFAULT-VALUE})")
+    int keep;
+    @Option(names = "--resume", description = "continue from the newest checkpoint in this directory (same layout)")
+    Path resume;
     @Option(names = "--init-hf", description = "start from a Hugging Face GPT-2 safetensors file (same model shape)")
     Path initHf;
     @Option(names = "--export-hf", description = "at the end, write the model as a Hugging Face GPT-2 safetensors file")
@@ -130,8 +139,14 @@ public final class TrainCommand implements Callable<Integer> {
         boolean console = System.console() != null;
         long every = Math.max(1, steps / 10);
         try (ProgressBar bar = progressBar(console)) {
-            result = new InProcessTraining(setup.config, setup.layout, setup.options,
-                    CommOptions.DEFAULT.withTimeout(timeout)).run(setup.dataset, steps, m -> {
+            var training = new InProcessTraining(setup.config, setup.layout, setup.options,
+                    CommOptions.DEFAULT.withTimeout(timeout));
+            if (saveEvery > 0 || resume != null) {
+                Path dir = resume != null ? resume : this.out.resolve("checkpoints");
+                training = training.withCheckpointing(new Checkpointing(new CheckpointDirectory(dir, keep), saveEvery,
+                        resume != null));
+            }
+            result = training.run(setup.dataset, steps, m -> {
                         String line = String.format(Locale.ROOT, "loss %.4f  %,.0f tok/s", m.loss(),
                                 m.tokensPerSecond());
                         bar.step();
@@ -142,6 +157,22 @@ public final class TrainCommand implements Callable<Integer> {
                             out.flush();
                         }
                     }, exportHf != null);
+        } catch (RuntimeException e) {
+            Throwable root = e;
+            while (root.getCause() != null) {
+                root = root.getCause();
+            }
+            if (root instanceof IllegalArgumentException) { // bad input found once the ranks run (e.g. a checkpoint)
+                err.println("gatun train: " + root.getMessage());
+                err.flush();
+                return 2;
+            }
+            throw e;
+        }
+        if (result.steps().isEmpty()) {
+            out.println("nothing to train: the checkpoint is already at step " + steps);
+            out.flush();
+            return 0;
         }
         var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout, result));
         if (exportHf != null) {
@@ -176,6 +207,12 @@ public final class TrainCommand implements Callable<Integer> {
                     ? "--device cuda: the CUDA trainer is not built yet (the vocabulary-parallel embedding and loss "
                     + "run on host memory only); use --device cpu"
                     : "unknown --device '" + device + "': use cpu");
+        }
+        if (resume != null && !java.nio.file.Files.isDirectory(resume)) {
+            throw new IllegalArgumentException("--resume " + resume + " is not a directory");
+        }
+        if (keep < 1 || saveEvery < 0) {
+            throw new IllegalArgumentException("--keep must be >= 1 and --save-every >= 0");
         }
         if (steps < 1) {
             throw new IllegalArgumentException("--steps must be >= 1, got " + steps);

@@ -3,6 +3,8 @@ package dev.gatun.gpt.train;
 import dev.gatun.collectives.CommOptions;
 import dev.gatun.collectives.InProcessWorld;
 import dev.gatun.collectives.MeshGroups;
+import dev.gatun.collectives.Communicator;
+import dev.gatun.gpt.checkpoint.CheckpointDirectory;
 import dev.gatun.gpt.checkpoint.ModelWeights;
 import dev.gatun.gpt.data.Batch;
 import dev.gatun.gpt.data.TokenDataset;
@@ -15,6 +17,7 @@ import dev.gatun.pipeline.Timeline;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Consumer;
 
@@ -36,13 +39,25 @@ public final class InProcessTraining {
     private final ParallelLayout layout;
     private final TrainOptions options;
     private final CommOptions commOptions;
+    private final Checkpointing checkpointing;
 
     public InProcessTraining(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions) {
+        this(config, layout, options, commOptions, null);
+    }
+
+    private InProcessTraining(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions,
+                              Checkpointing checkpointing) {
+        this.checkpointing = checkpointing;
         this.config = Objects.requireNonNull(config, "config must not be null");
         this.layout = Objects.requireNonNull(layout, "layout must not be null");
         this.options = Objects.requireNonNull(options, "options must not be null");
         this.commOptions = Objects.requireNonNull(commOptions, "commOptions must not be null");
         layout.validate(config, options.batchSequences());
+    }
+
+    /** The same run, saving and resuming as {@code checkpointing} says. */
+    public InProcessTraining withCheckpointing(Checkpointing newCheckpointing) {
+        return new InProcessTraining(config, layout, options, commOptions, newCheckpointing);
     }
 
     /**
@@ -52,6 +67,47 @@ public final class InProcessTraining {
      */
     public Result run(TokenDataset data, long steps, Consumer<StepMetrics> onStep) {
         return run(data, steps, onStep, false);
+    }
+
+    /** Every rank writes its file; once all have, rank 0 commits the checkpoint. */
+    private void save(RankTrainer trainer, Communicator world, long nextStep) {
+        CheckpointDirectory dir = checkpointing.directory();
+        trainer.saveState(dir.rankFile(nextStep, world.rank()), nextStep);
+        world.barrier();
+        if (world.rank() == 0) {
+            dir.commit(nextStep, world.size(), layout.toString(), config.toString(),
+                    Map.of("seed", Long.toString(options.seed()), "batch", Integer.toString(options.batchSequences()),
+                            "learning_rate", options.learningRate().toString(), "precision", options.policy().name()));
+        }
+        world.barrier();
+    }
+
+    /** Restores the newest checkpoint, if there is one, and returns the step to continue from. */
+    private long resume(RankTrainer trainer, Communicator world) {
+        CheckpointDirectory dir = checkpointing.directory();
+        var latest = dir.latest();
+        if (latest.isEmpty()) {
+            return 0;
+        }
+        var info = latest.get();
+        if (!info.layout().equals(layout.toString()) || !info.model().equals(config.toString())
+                || info.worldSize() != world.size()) {
+            throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " was saved with "
+                    + info.layout() + " (" + info.worldSize() + " ranks) and " + info.model() + "; this run is "
+                    + layout + " and " + config + ": resuming into another layout is not supported yet");
+        }
+        Map<String, String> now = Map.of("seed", Long.toString(options.seed()), "batch",
+                Integer.toString(options.batchSequences()), "learning_rate", options.learningRate().toString(),
+                "precision", options.policy().name());
+        for (var e : now.entrySet()) {
+            if (!e.getValue().equals(info.extra().get(e.getKey()))) {
+                throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " was saved "
+                        + "with " + e.getKey() + " " + info.extra().get(e.getKey()) + ", this run has " + e.getValue()
+                        + ": resume with the same settings");
+            }
+        }
+        trainer.restoreState(dir.rankFile(info.step(), world.rank()));
+        return info.step();
     }
 
     /** {@link #run(TokenDataset, long, Consumer)}, collecting the final parameters when {@code collectWeights}. */
@@ -74,13 +130,18 @@ public final class InProcessTraining {
                     if (world.rank() == 0) {
                         executor[0] = trainer.executor();
                     }
-                    for (long s = 0; s < steps; s++) {
+                    long first = checkpointing != null && checkpointing.resume() ? resume(trainer, world) : 0;
+                    for (long s = first; s < steps; s++) {
                         long start = System.nanoTime();
                         Batch global = data.globalBatch(options.seed(), s, options.batchSequences(),
                                 config.seqLen());
                         RankTrainer.RankStep r = trainer.step(s, data.shard(global, c.dp(), layout.dp()));
                         if (c.dp() == 0 && c.tp() == 0) {
                             lastPipeline[c.pp()] = r.pipeline();
+                        }
+                        if (checkpointing != null && checkpointing.saveEvery() > 0
+                                && (s + 1) % checkpointing.saveEvery() == 0) {
+                            save(trainer, world, s + 1);
                         }
                         if (reports) {
                             var u = r.update();
@@ -102,7 +163,7 @@ public final class InProcessTraining {
                 }
             }
         });
-        Timeline measured = steps == 0 ? null
+        Timeline measured = java.util.Arrays.stream(lastPipeline).anyMatch(Objects::isNull) ? null
                 : PipelineResult.measuredTimeline(executor[0].timeline(), List.of(lastPipeline));
         return new Result(List.copyOf(reported), ranks, executor[0], measured, weights);
     }

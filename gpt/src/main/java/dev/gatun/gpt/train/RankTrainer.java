@@ -4,6 +4,8 @@ import dev.gatun.collectives.Communicator;
 import dev.gatun.collectives.MeshGroups;
 import dev.gatun.collectives.ReduceOp;
 import dev.gatun.gpt.checkpoint.ModelWeights;
+import dev.gatun.gpt.checkpoint.SafetensorsFile;
+import dev.gatun.gpt.checkpoint.SafetensorsWriter;
 import dev.gatun.gpt.data.Batch;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.EmbeddingLayer;
@@ -259,6 +261,46 @@ public final class RankTrainer implements AutoCloseable {
         } finally {
             parameters.releaseGathered();
         }
+    }
+
+    /**
+     * Writes what this rank owns (its ZeRO shard of the parameters and of the optimizer state, all as fp32, and the
+     * optimizer's step count and loss-scaler state) into {@code file}, atomically.
+     */
+    public void saveState(java.nio.file.Path file, long nextStep) {
+        var w = new SafetensorsWriter();
+        ZeroOptimizer opt = parameters.optimizer();
+        opt.ownedState().forEach((name, t) -> w.addFloats(name, new long[]{t.numel()},
+                t.toFloatArray(backend.stream())));
+        w.metadata("next_step", Long.toString(nextStep)).metadata("applied_steps", Long.toString(opt.steps()))
+                .metadata("loss_scale", Float.toString(opt.lossScale()))
+                .metadata("clean_steps", Integer.toString(opt.lossScaler() == null ? 0 : opt.lossScaler().cleanSteps()));
+        w.write(file);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote, into the same layout; a collective over the dp group (stages 1 and 2
+     * all-gather the restored parameter shards).
+     *
+     * @throws IllegalArgumentException naming the file and tensor when one is missing or of another size
+     */
+    public void restoreState(java.nio.file.Path file) {
+        SafetensorsFile f = SafetensorsFile.open(file);
+        ZeroOptimizer opt = parameters.optimizer();
+        opt.ownedState().forEach((name, t) -> {
+            if (!f.entries().containsKey(name)) {
+                throw new IllegalArgumentException(file + " has no tensor '" + name + "'");
+            }
+            if (f.entry(name).numel() != t.numel()) {
+                throw new IllegalArgumentException(file + ": tensor '" + name + "' has " + f.entry(name).numel()
+                        + " elements but this rank's state has " + t.numel() + " (saved with another layout?)");
+            }
+            t.copyFrom(f.readFloats(name), backend.stream());
+        });
+        var meta = f.metadata();
+        opt.restore(Long.parseLong(meta.get("applied_steps")), Float.parseFloat(meta.get("loss_scale")),
+                Integer.parseInt(meta.get("clean_steps")));
+        parameters.markStale();
     }
 
     /** This rank's memory by category (current and peak). */

@@ -229,6 +229,11 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
         return r;
     }
 
+    /** The layers' fp32 copies must be refreshed from the flat buffers (after a restore). */
+    public void markStale() {
+        java.util.Arrays.fill(stale, true);
+    }
+
     /** The full flat parameter buffers (gathered first under ZeRO-3), to read the model's values. */
     public FlatBuffer gatheredParameters() {
         return optimizer.gatherParameters();

@@ -96,12 +96,12 @@ final class ElementwiseKernels {
             long i = lo;
             for (long end = lo + bound(hi - lo); i < end; i += LENGTH) {
                 FloatVector x = load(in, i);
-                FloatVector t = x.mul(x).mul(x).mul(GELU_CUBIC).add(x).mul(GELU_SCALE).lanewise(VectorOperators.TANH);
+                FloatVector t = ExactMath.tanh(x.mul(x).mul(x).mul(GELU_CUBIC).add(x).mul(GELU_SCALE));
                 store(x.mul(0.5f).mul(t.add(1f)), out, i);
             }
             for (; i < hi; i++) {
                 float x = get(in, i);
-                float t = (float) Math.tanh(GELU_SCALE * (x + GELU_CUBIC * x * x * x));
+                float t = ExactMath.tanh(GELU_SCALE * (x + GELU_CUBIC * x * x * x));
                 set(out, i, 0.5f * x * (1 + t));
             }
         });
@@ -114,7 +114,7 @@ final class ElementwiseKernels {
             for (long end = lo + bound(hi - lo); i < end; i += LENGTH) {
                 FloatVector x = load(in, i);
                 FloatVector x2 = x.mul(x);
-                FloatVector t = x2.mul(x).mul(GELU_CUBIC).add(x).mul(GELU_SCALE).lanewise(VectorOperators.TANH);
+                FloatVector t = ExactMath.tanh(x2.mul(x).mul(GELU_CUBIC).add(x).mul(GELU_SCALE));
                 FloatVector du = x2.fma(3 * GELU_CUBIC, 1f).mul(GELU_SCALE);
                 FloatVector sech2 = t.mul(t).neg().add(1f);
                 FloatVector grad = t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(sech2).mul(du));
@@ -122,7 +122,7 @@ final class ElementwiseKernels {
             }
             for (; i < hi; i++) {
                 float x = get(in, i);
-                float t = (float) Math.tanh(GELU_SCALE * (x + GELU_CUBIC * x * x * x));
+                float t = ExactMath.tanh(GELU_SCALE * (x + GELU_CUBIC * x * x * x));
                 float du = GELU_SCALE * (1 + 3 * GELU_CUBIC * x * x);
                 float grad = 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * du;
                 set(din, i, grad * get(dout, i));

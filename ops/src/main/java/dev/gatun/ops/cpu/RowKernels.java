@@ -1,7 +1,6 @@
 package dev.gatun.ops.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -177,7 +176,7 @@ final class RowKernels {
                 float max = Lanes.max(logits, row, columns);
                 float targetLogit = get(logits, row + target);
                 double sum = expInto(logits, dlogits, row, columns, max);
-                set(losses, r, (float) (max + Math.log(sum) - targetLogit));
+                set(losses, r, (float) (max + StrictMath.log(sum) - targetLogit));
                 scaleRow(dlogits, row, columns, (float) (dlossScale / sum));
                 set(dlogits, row + target, get(dlogits, row + target) - dlossScale);
             }
@@ -199,14 +198,14 @@ final class RowKernels {
             int blockEnd = Math.min(end, j + BLOCK);
             FloatVector acc = FloatVector.zero(F);
             for (; j < blockEnd; j += LENGTH) {
-                FloatVector e = load(in, row + j).sub(max).lanewise(VectorOperators.EXP);
+                FloatVector e = ExactMath.exp(load(in, row + j).sub(max));
                 store(e, out, row + j);
                 acc = acc.add(e);
             }
             total += Lanes.laneSum(acc);
         }
         for (; j < n; j++) {
-            float e = (float) Math.exp(get(in, row + j) - max);
+            float e = ExactMath.exp(get(in, row + j) - max);
             set(out, row + j, e);
             total += e;
         }

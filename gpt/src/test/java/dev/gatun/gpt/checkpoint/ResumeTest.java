@@ -1,0 +1,127 @@
+package dev.gatun.gpt.checkpoint;
+
+import dev.gatun.collectives.CommOptions;
+import dev.gatun.gpt.data.ArithmeticCorpus;
+import dev.gatun.gpt.data.ByteTokenizer;
+import dev.gatun.gpt.data.TokenDataset;
+import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.gpt.train.Checkpointing;
+import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.ParallelLayout;
+import dev.gatun.gpt.train.ScheduleKind;
+import dev.gatun.gpt.train.StepMetrics;
+import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.zero.PrecisionPolicy;
+import dev.gatun.zero.ZeroStage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Save, stop, resume: the run that resumed is the run that never stopped, bit for bit. */
+@Timeout(180)
+class ResumeTest {
+    private static final GptConfig CONFIG = new GptConfig(4, 4, 32, 16, 256, true);
+    private static final TokenDataset DATA =
+            TokenDataset.fromText(ArithmeticCorpus.generate(13, 300), new ByteTokenizer());
+    private static final int STEPS = 6;
+
+    record Case(ParallelLayout layout, PrecisionPolicy policy) {
+        @Override
+        public String toString() {
+            return layout + " " + policy.name();
+        }
+    }
+
+    static Stream<Case> cases() {
+        return Stream.of(
+                new Case(ParallelLayout.single(), PrecisionPolicy.FP32),
+                new Case(new ParallelLayout(2, 2, 2, ZeroStage.THREE, ScheduleKind.ONE_F_ONE_B, 2, 1),
+                        PrecisionPolicy.FP32),
+                new Case(new ParallelLayout(1, 1, 2, ZeroStage.NONE, ScheduleKind.INTERLEAVED, 2, 2),
+                        PrecisionPolicy.FP32),
+                new Case(new ParallelLayout(2, 1, 1, ZeroStage.ONE, ScheduleKind.ONE_F_ONE_B, 1, 1),
+                        PrecisionPolicy.FP16_MIXED),
+                new Case(new ParallelLayout(2, 1, 1, ZeroStage.TWO, ScheduleKind.ONE_F_ONE_B, 1, 1),
+                        PrecisionPolicy.BF16_MIXED));
+    }
+
+    private static InProcessTraining training(Case c) {
+        var options = new TrainOptions(c.policy(), new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1f, 0.01f, 8, 8);
+        return new InProcessTraining(CONFIG, c.layout(), options, CommOptions.DEFAULT);
+    }
+
+    private static double[] losses(InProcessTraining.Result r) {
+        return r.steps().stream().mapToDouble(StepMetrics::loss).toArray();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void stoppingAndResumingChangesNothing(Case c, @TempDir Path dir) {
+        double[] straight = losses(training(c).run(DATA, STEPS, m -> { }));
+        var saving = training(c).withCheckpointing(new Checkpointing(new CheckpointDirectory(dir, 2), 3, false));
+        double[] firstHalf = losses(saving.run(DATA, 3, m -> { }));
+        var resuming = training(c).withCheckpointing(new Checkpointing(new CheckpointDirectory(dir, 2), 0, true));
+        double[] secondHalf = losses(resuming.run(DATA, STEPS, m -> { }));
+        assertArrayEquals(Arrays.copyOfRange(straight, 0, 3), firstHalf);
+        assertArrayEquals(Arrays.copyOfRange(straight, 3, STEPS), secondHalf,
+                "resumed " + Arrays.toString(secondHalf) + " vs straight " + Arrays.toString(straight));
+    }
+
+    @Test
+    void aSaveThatDiedLeavesThePreviousCheckpointAndCorruptionIsNamed(@TempDir Path dir) throws IOException {
+        Case c = new Case(new ParallelLayout(2, 1, 1, ZeroStage.TWO, ScheduleKind.ONE_F_ONE_B, 1, 1),
+                PrecisionPolicy.FP32);
+        var directory = new CheckpointDirectory(dir, 2);
+        training(c).withCheckpointing(new Checkpointing(directory, 1, false)).run(DATA, 3, m -> { });
+        assertEquals(List.of(2L, 3L), directory.committedSteps(), "keeps the newest 2");
+
+        // a save of step 4 that died after rank 0 wrote its file: no checkpoint.json, so step 3 is still the latest
+        Files.createDirectories(directory.stepDirectory(4));
+        Files.copy(directory.rankFile(3, 0), directory.rankFile(4, 0));
+        assertEquals(3, directory.latest().orElseThrow().step());
+
+        Path file = directory.rankFile(3, 1);
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length - 5] ^= 0x40;
+        Files.write(file, bytes);
+        var e = assertThrows(IllegalArgumentException.class, directory::latest);
+        assertEquals("checkpoint file " + file + " fails its checksum (corrupt)", e.getMessage());
+        Files.write(file, Arrays.copyOf(bytes, bytes.length - 9), StandardOpenOption.TRUNCATE_EXISTING);
+        e = assertThrows(IllegalArgumentException.class, directory::latest);
+        assertTrue(e.getMessage().startsWith("checkpoint file " + file + " has "), e.getMessage());
+        assertEquals(2, directory.verify(2).step(), "the older checkpoint still verifies");
+    }
+
+    @Test
+    void resumingIntoAnotherLayoutSaysSo(@TempDir Path dir) {
+        Case saved = new Case(new ParallelLayout(2, 1, 1, ZeroStage.ONE, ScheduleKind.ONE_F_ONE_B, 1, 1),
+                PrecisionPolicy.FP32);
+        training(saved).withCheckpointing(new Checkpointing(new CheckpointDirectory(dir, 1), 2, false))
+                .run(DATA, 2, m -> { });
+        Case other = new Case(new ParallelLayout(1, 2, 1, ZeroStage.NONE, ScheduleKind.ONE_F_ONE_B, 1, 1),
+                PrecisionPolicy.FP32);
+        var e = assertThrows(RuntimeException.class, () -> training(other)
+                .withCheckpointing(new Checkpointing(new CheckpointDirectory(dir, 1), 0, true)).run(DATA, 4, m -> { }));
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        assertTrue(root.getMessage().endsWith("resuming into another layout is not supported yet"), root.getMessage());
+    }
+}
