@@ -90,11 +90,9 @@ public final class InProcessTraining {
             return 0;
         }
         var info = latest.get();
-        if (!info.layout().equals(layout.toString()) || !info.model().equals(config.toString())
-                || info.worldSize() != world.size()) {
-            throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " was saved with "
-                    + info.layout() + " (" + info.worldSize() + " ranks) and " + info.model() + "; this run is "
-                    + layout + " and " + config + ": resuming into another layout is not supported yet");
+        if (!info.model().equals(config.toString())) {
+            throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " is of the model "
+                    + info.model() + ", not " + config);
         }
         Map<String, String> now = Map.of("seed", Long.toString(options.seed()), "batch",
                 Integer.toString(options.batchSequences()), "learning_rate", options.learningRate().toString(),
@@ -106,7 +104,15 @@ public final class InProcessTraining {
                         + ": resume with the same settings");
             }
         }
-        trainer.restoreState(dir.rankFile(info.step(), world.rank()));
+        if (info.layout().equals(layout.toString()) && info.worldSize() == world.size()) {
+            trainer.restoreState(dir.rankFile(info.step(), world.rank()));
+        } else {
+            List<java.nio.file.Path> files = new java.util.ArrayList<>();
+            for (int r = 0; r < info.worldSize(); r++) {
+                files.add(dir.rankFile(info.step(), r));
+            }
+            trainer.restoreResharded(files);
+        }
         return info.step();
     }
 

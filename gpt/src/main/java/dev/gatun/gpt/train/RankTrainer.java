@@ -4,8 +4,6 @@ import dev.gatun.collectives.Communicator;
 import dev.gatun.collectives.MeshGroups;
 import dev.gatun.collectives.ReduceOp;
 import dev.gatun.gpt.checkpoint.ModelWeights;
-import dev.gatun.gpt.checkpoint.SafetensorsFile;
-import dev.gatun.gpt.checkpoint.SafetensorsWriter;
 import dev.gatun.gpt.data.Batch;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.EmbeddingLayer;
@@ -264,18 +262,12 @@ public final class RankTrainer implements AutoCloseable {
     }
 
     /**
-     * Writes what this rank owns (its ZeRO shard of the parameters and of the optimizer state, all as fp32, and the
-     * optimizer's step count and loss-scaler state) into {@code file}, atomically.
+     * Writes what this rank owns (its ZeRO shard of the parameters and of the optimizer state, all as fp32, where each
+     * element lies in the full model, and the optimizer's step count and loss-scaler state) into {@code file},
+     * atomically ({@link RankStateFile}).
      */
     public void saveState(java.nio.file.Path file, long nextStep) {
-        var w = new SafetensorsWriter();
-        ZeroOptimizer opt = parameters.optimizer();
-        opt.ownedState().forEach((name, t) -> w.addFloats(name, new long[]{t.numel()},
-                t.toFloatArray(backend.stream())));
-        w.metadata("next_step", Long.toString(nextStep)).metadata("applied_steps", Long.toString(opt.steps()))
-                .metadata("loss_scale", Float.toString(opt.lossScale()))
-                .metadata("clean_steps", Integer.toString(opt.lossScaler() == null ? 0 : opt.lossScaler().cleanSteps()));
-        w.write(file);
+        RankStateFile.write(file, parameters.optimizer(), parametersByName(), backend.stream(), nextStep);
     }
 
     /**
@@ -285,22 +277,27 @@ public final class RankTrainer implements AutoCloseable {
      * @throws IllegalArgumentException naming the file and tensor when one is missing or of another size
      */
     public void restoreState(java.nio.file.Path file) {
-        SafetensorsFile f = SafetensorsFile.open(file);
-        ZeroOptimizer opt = parameters.optimizer();
-        opt.ownedState().forEach((name, t) -> {
-            if (!f.entries().containsKey(name)) {
-                throw new IllegalArgumentException(file + " has no tensor '" + name + "'");
-            }
-            if (f.entry(name).numel() != t.numel()) {
-                throw new IllegalArgumentException(file + ": tensor '" + name + "' has " + f.entry(name).numel()
-                        + " elements but this rank's state has " + t.numel() + " (saved with another layout?)");
-            }
-            t.copyFrom(f.readFloats(name), backend.stream());
-        });
-        var meta = f.metadata();
-        opt.restore(Long.parseLong(meta.get("applied_steps")), Float.parseFloat(meta.get("loss_scale")),
-                Integer.parseInt(meta.get("clean_steps")));
+        RankStateFile.readSameLayout(file, parameters.optimizer(), backend.stream());
         parameters.markStale();
+    }
+
+    /**
+     * Restores from every rank file of a checkpoint saved in another layout (same model and precision): this rank's
+     * parameters, master weights and Adam moments are put together by global index. A collective over dp.
+     */
+    public void restoreResharded(List<java.nio.file.Path> files) {
+        RankStateFile.readResharded(files, parameters.optimizer(), parametersByName(), backend.stream());
+        parameters.markStale();
+    }
+
+    private java.util.Map<String, Parameter> parametersByName() {
+        java.util.Map<String, Parameter> byName = new java.util.HashMap<>();
+        for (GptStage st : stages) {
+            for (GptLayer l : st.layers()) {
+                l.parameters().forEach(p -> byName.put(p.name(), p));
+            }
+        }
+        return byName;
     }
 
     /** This rank's memory by category (current and peak). */
