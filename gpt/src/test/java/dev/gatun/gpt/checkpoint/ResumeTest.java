@@ -108,6 +108,22 @@ class ResumeTest {
         assertEquals(2, directory.verify(2).step(), "the older checkpoint still verifies");
     }
 
+    /** A save whose writes fail (its directory cannot be created) fails the run; the previous checkpoint still loads. */
+    @Test
+    void aFailedSaveLeavesThePreviousCheckpointLoadable(@TempDir Path dir) throws IOException {
+        Case c = new Case(new ParallelLayout(2, 1, 1, ZeroStage.THREE, ScheduleKind.ONE_F_ONE_B, 1, 1),
+                PrecisionPolicy.FP32);
+        var directory = new CheckpointDirectory(dir, 3);
+        Files.writeString(directory.stepDirectory(4), "in the way"); // a file where step 4's directory would go
+        var run = training(c).withCheckpointing(new Checkpointing(directory, 2, false));
+        assertThrows(RuntimeException.class, () -> run.run(DATA, STEPS, m -> { }));
+        assertEquals(List.of(2L), directory.committedSteps());
+        double[] straight = losses(training(c).run(DATA, STEPS, m -> { }));
+        double[] resumed = losses(training(c).withCheckpointing(new Checkpointing(directory, 0, true))
+                .run(DATA, STEPS, m -> { }));
+        assertArrayEquals(Arrays.copyOfRange(straight, 2, STEPS), resumed);
+    }
+
     static Stream<ParallelLayout> reshardTargets() {
         return Stream.of(
                 new ParallelLayout(2, 2, 1, ZeroStage.TWO, ScheduleKind.ONE_F_ONE_B, 1, 1),
