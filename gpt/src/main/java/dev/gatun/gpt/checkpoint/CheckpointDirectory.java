@@ -21,7 +21,8 @@ import java.util.zip.CRC32C;
  * A directory of training checkpoints, one sub-directory {@code step-<n>} per saved step holding one safetensors file
  * per rank ({@code rank-<r>.safetensors}, each written atomically by its rank) and, written last and atomically by
  * rank 0 once every rank's file is complete, {@code checkpoint.json}: the step, the layout and model it was saved
- * with, and each file's size and CRC-32C. A step directory without a verifying {@code checkpoint.json} is not a
+ * with, every parameter's global shape and dtype, and for each file its size, CRC-32C and tensors (the state shards
+ * and the {@code map.<unit>.<parameter>} runs of global indices each file holds, with their byte ranges). A step directory without a verifying {@code checkpoint.json} is not a
  * checkpoint: a save that dies part-way leaves the previous checkpoint as the latest. After a commit only the newest
  * {@code keep} checkpoints are kept.
  */
@@ -81,8 +82,20 @@ public final class CheckpointDirectory {
         info.put("step", step).put("world_size", worldSize).put("layout", layout).put("model", model);
         ObjectNode ex = info.putObject("extra");
         extra.forEach(ex::put);
+        ObjectNode parameters = info.putObject("parameters");
         ObjectNode fs = info.putObject("files");
-        files.forEach((name, d) -> fs.putObject(name).put("size", d.size()).put("crc32c", d.crc32c()));
+        files.forEach((name, d) -> {
+            ObjectNode fileNode = fs.putObject(name).put("size", d.size()).put("crc32c", d.crc32c());
+            SafetensorsFile st = SafetensorsFile.open(stepDirectory(step).resolve(name)); // the header only
+            st.metadata().forEach((k, v) -> {
+                if (k.startsWith("global_shape.")) {
+                    parameters.putObject(k.substring("global_shape.".length())).put("dtype", "F32").put("shape", v);
+                }
+            });
+            ObjectNode tensors = fileNode.putObject("tensors");
+            st.entries().values().forEach(e -> tensors.putObject(e.name()).put("dtype", e.dtype().name())
+                    .put("shape", java.util.Arrays.toString(e.shape())).put("begin", e.begin()).put("end", e.end()));
+        });
         try {
             dev.gatun.gpt.report.ReportFiles.writeAtomically(stepDirectory(step).resolve(INFO),
                     json.writerWithDefaultPrettyPrinter().writeValueAsString(info));

@@ -183,6 +183,29 @@ public final class SafetensorsFile {
         return b.flip().order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    /**
+     * Elements {@code [from, from + count)} of an F32 tensor, reading only their bytes.
+     *
+     * @throws IllegalArgumentException when the tensor is not F32 or the range is outside it
+     */
+    public float[] readFloats(String name, long from, int count) {
+        Entry e = entry(name);
+        if (e.dtype() != SafetensorsDtype.F32 || from < 0 || count < 0 || from + count > e.numel()) {
+            throw new IllegalArgumentException(file + ": cannot read elements [" + from + ", " + (from + count)
+                    + ") of tensor '" + name + "' (" + e.dtype() + ", " + e.numel() + " elements)");
+        }
+        ByteBuffer b = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            readFully(ch, b, dataStart + e.begin() + from * 4);
+        } catch (IOException ex) {
+            throw new UncheckedIOException("cannot read tensor '" + name + "' from " + file + ": " + ex.getMessage(),
+                    ex);
+        }
+        float[] out = new float[count];
+        b.flip().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        return out;
+    }
+
     /** A floating-point tensor (F32, BF16 or F16) as fp32 values, row-major. */
     public float[] readFloats(String name) {
         Entry e = entry(name);

@@ -29,7 +29,8 @@ import java.util.Map;
  * for every piece of a parameter in an owned shard an int64 {@code map.<unit>.<parameter> [n, 3]} of runs
  * {@code (local, global, length)}: state element {@code local + k} (in the concatenated shards) is element
  * {@code global + k} of the full parameter. Metadata: {@code shard_start.<unit>} (where the unit's shard starts in the
- * concatenated shards), the optimizer's applied steps and the loss scaler's state.
+ * concatenated shards), {@code global_shape.<parameter>} (the full parameter's shape), the optimizer's applied steps
+ * and the loss scaler's state.
  */
 final class RankStateFile {
     private static final String MAP = "map.";
@@ -93,6 +94,9 @@ final class RankStateFile {
         long[] start = shardStarts(opt);
         for (FlatLayout.Unit unit : opt.layout().units()) {
             w.metadata("shard_start." + unit.name(), Long.toString(start[unit.index()]));
+            for (FlatLayout.Entry e : unit.entries()) {
+                w.metadata("global_shape." + e.name(), Arrays.toString(params.get(e.name()).globalShape().dims()));
+            }
         }
         w.metadata("next_step", Long.toString(nextStep)).metadata("applied_steps", Long.toString(opt.steps()))
                 .metadata("loss_scale", Float.toString(opt.lossScale()))
@@ -124,8 +128,8 @@ final class RankStateFile {
 
     /**
      * Restores from the files of a run in another layout: the full weights and Adam moments of this rank's
-     * parameters are put together from every file's pieces by global index, then this rank's owned elements are
-     * taken from them. Vocabulary rows another layout did not have (padding) keep their initial values.
+     * parameters are put together from every file's pieces by global index (reading only the byte ranges of those
+     * pieces), then this rank's owned elements are taken from them. Vocabulary rows another layout did not have (padding) keep their initial values.
      */
     static void readResharded(List<Path> files, ZeroOptimizer opt, Map<String, Parameter> params,
                               DeviceStream stream) {
@@ -134,10 +138,7 @@ final class RankStateFile {
         for (Path file : files) {
             SafetensorsFile f = SafetensorsFile.open(file);
             any = f;
-            float[] master = f.entries().containsKey("master") ? f.readFloats("master") : null;
-            float[] m = null;
-            float[] v = null;
-            Map<String, float[]> unitParams = new HashMap<>();
+            boolean hasMaster = f.entries().containsKey("master");
             for (String name : f.entries().keySet()) {
                 if (!name.startsWith(MAP)) {
                     continue;
@@ -146,11 +147,7 @@ final class RankStateFile {
                 String unit = rest.substring(0, rest.indexOf('.'));
                 Parameter p = params.get(rest.substring(unit.length() + 1));
                 if (p == null) {
-                    continue;
-                }
-                if (m == null) {
-                    m = f.readFloats("adam_m");
-                    v = f.readFloats("adam_v");
+                    continue; // another rank's parameter: its bytes are not read
                 }
                 int numel = Math.toIntExact(p.globalShape().numel());
                 float[][] a = full.computeIfAbsent(p.name(), k -> {
@@ -159,21 +156,19 @@ final class RankStateFile {
                     return n;
                 });
                 long start = Long.parseLong(f.metadata().get("shard_start." + unit));
-                float[] weights = master != null ? master
-                        : unitParams.computeIfAbsent(unit, un -> f.readFloats("params." + un));
-                long offset = master != null ? 0 : start;
                 LongBuffer runs = f.readBytes(name).asLongBuffer();
                 while (runs.hasRemaining()) {
                     long local = runs.get();
                     long global = runs.get();
-                    long length = runs.get();
-                    for (long k = 0; k < length && global + k < numel; k++) {
-                        int g = (int) (global + k);
-                        int l = (int) (local + k);
-                        a[0][g] = weights[(int) (l - offset)];
-                        a[1][g] = m[l];
-                        a[2][g] = v[l];
+                    int length = (int) Math.min(runs.get(), numel - global);
+                    if (length <= 0) {
+                        continue; // vocabulary padding this layout does not have
                     }
+                    float[] w = hasMaster ? f.readFloats("master", local, length)
+                            : f.readFloats("params." + unit, local - start, length);
+                    System.arraycopy(w, 0, a[0], (int) global, length);
+                    System.arraycopy(f.readFloats("adam_m", local, length), 0, a[1], (int) global, length);
+                    System.arraycopy(f.readFloats("adam_v", local, length), 0, a[2], (int) global, length);
                 }
             }
         }
