@@ -1,18 +1,14 @@
 package dev.gatun.gpt.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gatun.gpt.report.ReportFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -105,38 +101,15 @@ public final class SafetensorsWriter {
         }
         head.flip();
         CRC32C crc = new CRC32C();
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = null;
-        try {
-            Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                crc.update(head.duplicate());
-                writeFully(ch, head);
-                for (Pending t : tensors) {
-                    crc.update(t.data().duplicate());
-                    writeFully(ch, t.data().duplicate());
-                }
-                ch.force(true);
+        ReportFiles.writeAtomically(file, channel -> {
+            crc.update(head.duplicate());
+            writeFully(channel, head);
+            for (Pending t : tensors) {
+                crc.update(t.data().duplicate());
+                writeFully(channel, t.data().duplicate());
             }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-            return crc.getValue();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the write already failed; that error is the one to report
-                }
-            }
-        }
+        });
+        return crc.getValue();
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {

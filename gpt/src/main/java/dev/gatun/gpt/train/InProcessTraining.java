@@ -75,35 +75,46 @@ public final class InProcessTraining {
         trainer.saveState(dir.rankFile(nextStep, world.rank()), nextStep);
         world.barrier();
         if (world.rank() == 0) {
-            dir.commit(nextStep, world.size(), layout.toString(), config.toString(),
-                    Map.of("seed", Long.toString(options.seed()), "batch", Integer.toString(options.batchSequences()),
-                            "learning_rate", options.learningRate().toString(), "precision", options.policy().name()));
+            dir.commit(nextStep, world.size(), layout.toString(), config.toString(), settings());
         }
         world.barrier();
     }
 
-    /** Restores the newest checkpoint, if there is one, and returns the step to continue from. */
-    private long resume(RankTrainer trainer, Communicator world) {
+    /** What a checkpoint records of the run besides model and layout; a resume must have the same. */
+    private Map<String, String> settings() {
+        return Map.of("seed", Long.toString(options.seed()), "batch", Integer.toString(options.batchSequences()),
+                "learning_rate", options.learningRate().toString(), "precision", options.policy().name());
+    }
+
+    /**
+     * The newest checkpoint, verified once before the ranks start, or null when there is none.
+     *
+     * @throws IllegalArgumentException when it is corrupt or of another model or settings
+     */
+    private CheckpointDirectory.Info resumePoint() {
         CheckpointDirectory dir = checkpointing.directory();
         var latest = dir.latest();
         if (latest.isEmpty()) {
-            return 0;
+            return null;
         }
         var info = latest.get();
         if (!info.model().equals(config.toString())) {
             throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " is of the model "
                     + info.model() + ", not " + config);
         }
-        Map<String, String> now = Map.of("seed", Long.toString(options.seed()), "batch",
-                Integer.toString(options.batchSequences()), "learning_rate", options.learningRate().toString(),
-                "precision", options.policy().name());
-        for (var e : now.entrySet()) {
+        for (var e : settings().entrySet()) {
             if (!e.getValue().equals(info.extra().get(e.getKey()))) {
                 throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " was saved "
                         + "with " + e.getKey() + " " + info.extra().get(e.getKey()) + ", this run has " + e.getValue()
                         + ": resume with the same settings");
             }
         }
+        return info;
+    }
+
+    /** Restores checkpoint {@code info} into this rank (resharding when the layout differs); returns its step. */
+    private long restore(RankTrainer trainer, Communicator world, CheckpointDirectory.Info info) {
+        CheckpointDirectory dir = checkpointing.directory();
         if (info.layout().equals(layout.toString()) && info.worldSize() == world.size()) {
             trainer.restoreState(dir.rankFile(info.step(), world.rank()));
         } else {
@@ -127,6 +138,7 @@ public final class InProcessTraining {
         PipelineExecutor[] executor = new PipelineExecutor[1];
         PipelineResult[] lastPipeline = new PipelineResult[layout.pp()];
         ModelWeights weights = collectWeights ? new ModelWeights() : null;
+        CheckpointDirectory.Info resumeFrom = checkpointing != null && checkpointing.resume() ? resumePoint() : null;
         List<RankSummary> ranks = InProcessWorld.run(layout.worldSize(), commOptions, world -> {
             try (MeshGroups groups = mesh.groups(world); CpuBackend backend = new CpuBackend();
                  HostAllocator allocator = new HostAllocator()) {
@@ -136,7 +148,7 @@ public final class InProcessTraining {
                     if (world.rank() == 0) {
                         executor[0] = trainer.executor();
                     }
-                    long first = checkpointing != null && checkpointing.resume() ? resume(trainer, world) : 0;
+                    long first = resumeFrom == null ? 0 : restore(trainer, world, resumeFrom);
                     for (long s = first; s < steps; s++) {
                         long start = System.nanoTime();
                         Batch global = data.globalBatch(options.seed(), s, options.batchSequences(),
