@@ -112,6 +112,49 @@ public interface Backend extends AutoCloseable {
     void crossEntropy(Tensor logits, Tensor targets, float dlossScale, Tensor losses, Tensor dlogits);
 
     /**
+     * Vocabulary-parallel token embedding, this rank's part (Megatron's {@code VocabParallelEmbedding} before its
+     * all-reduce): {@code out[n, ·] = wte[tokens[n] − offset, ·]} for the ids this rank holds
+     * ({@code offset ≤ id < offset + S}) and {@code 0} for every other id, so that the sum of {@code out} over the
+     * ranks is the full embedding. {@code tokens} int32 of any shape with {@code N} elements, {@code wte [S, C]} (the
+     * slice's rows), {@code out [tokens' shape…, C]}. Ids must be in {@code [0, slice.vocab)}: the CPU backend throws
+     * naming the first one outside; the CUDA backend gives it a NaN row.
+     */
+    void vocabEmbedding(Tensor tokens, Tensor wte, VocabSlice slice, Tensor out);
+
+    /**
+     * {@link #vocabEmbedding}'s backward: {@code dwte[tokens[n] − offset, ·] += dout[n, ·]} for the ids this rank
+     * holds, positions added in order (deterministic); {@code dout [tokens' shape…, C]}, {@code dwte [S, C]}.
+     */
+    void vocabEmbeddingBackward(Tensor dout, Tensor tokens, VocabSlice slice, Tensor dwte);
+
+    /**
+     * Vocabulary-parallel cross-entropy, pass 1 of 3, on this rank's logits {@code z [N, S]} (columns
+     * {@code j < valid = slice.valid(S)} real): {@code max[n] = max_{j<valid} z[n, j]} ({@code −∞} when the rank holds
+     * no real id) and {@code targetLogit[n] = z[n, targets[n] − offset]} when this rank holds {@code targets[n]},
+     * else {@code 0}. Then all-reduce MAX of {@code max} and SUM of {@code targetLogit} over the tp group give the
+     * global row maximum and target logit. {@code targets} int32 {@code [N]} in {@code [0, slice.vocab)} (the CPU
+     * backend throws naming the first outside; the CUDA backend gives it a NaN target logit, hence a NaN loss);
+     * {@code max}, {@code targetLogit} fp32 {@code [N]}.
+     */
+    void vocabLogitStats(Tensor logits, Tensor targets, VocabSlice slice, Tensor max, Tensor targetLogit);
+
+    /**
+     * Pass 2 of 3: {@code sumExp[n] = Σ_{j<valid} exp(z[n, j] − max[n])} with the global {@code max [N]}; then an
+     * all-reduce SUM over the tp group gives the softmax denominator {@code S_n}.
+     */
+    void vocabSumExp(Tensor logits, VocabSlice slice, Tensor max, Tensor sumExp);
+
+    /**
+     * Pass 3 of 3, from the reduced {@code max}, {@code sumExp} and {@code targetLogit [N]}:
+     * {@code losses[n] = log S_n + max_n − targetLogit_n} and
+     * {@code dlogits[n, j] = (exp(z[n, j] − max_n)/S_n − [offset + j = targets[n]])·dlossScale} for {@code j < valid},
+     * {@code 0} for padding columns ({@code dlogits [N, S]} overwritten; may be {@code logits} itself). With one rank
+     * and {@code VocabSlice(0, V)} the three passes equal {@link #crossEntropy}.
+     */
+    void vocabCrossEntropy(Tensor logits, Tensor targets, VocabSlice slice, Tensor max, Tensor sumExp,
+                           Tensor targetLogit, float dlossScale, Tensor losses, Tensor dlogits);
+
+    /**
      * One AdamW step on fp32 tensors of equal shape, for step {@code t ≥ 1}:
      * {@code m = β₁m + (1−β₁)g}, {@code v = β₂v + (1−β₂)g²},
      * {@code p −= lr·(m/(1−β₁ᵗ) / (√(v/(1−β₂ᵗ)) + eps) + weightDecay·p)} (decoupled weight decay).

@@ -395,7 +395,7 @@ public final class OpChecks {
     }
 
     /** N = the product of all but the last dimension, C = the last; fp32 and at least 1-D. */
-    private static RowDims rows(String op, String arg, Tensor t) {
+    static RowDims rows(String op, String arg, Tensor t) {
         expectDtype(op, arg, t, FP32);
         long[] dims = t.shape().dims();
         if (dims.length == 0) {
@@ -409,7 +409,7 @@ public final class OpChecks {
         return new RowDims(toInt(op, arg + " rows", rows), toInt(op, arg + " columns", dims[dims.length - 1]));
     }
 
-    private static void expectPerRow(String op, String arg, Tensor t, DType dtype, Tensor rowsTensor, RowDims r) {
+    static void expectPerRow(String op, String arg, Tensor t, DType dtype, Tensor rowsTensor, RowDims r) {
         Shape flat = Shape.of(r.rows());
         long[] dims = rowsTensor.shape().dims();
         Shape leading = Shape.of(Arrays.copyOf(dims, dims.length - 1));
@@ -420,14 +420,14 @@ public final class OpChecks {
         }
     }
 
-    private static void expect(String op, String arg, Tensor t, DType dtype, Shape shape) {
+    static void expect(String op, String arg, Tensor t, DType dtype, Shape shape) {
         if (t.dtype() != dtype || !t.shape().equals(shape)) {
             throw new IllegalArgumentException(op + ": " + arg + " " + quoted(t) + " must be " + dtype.shortName() + " "
                     + shape + ", got " + typed(t));
         }
     }
 
-    private static void expectDtype(String op, String arg, Tensor t, DType dtype) {
+    static void expectDtype(String op, String arg, Tensor t, DType dtype) {
         if (t.dtype() != dtype) {
             throw new IllegalArgumentException(op + ": " + arg + " " + quoted(t) + " must be " + dtype.shortName()
                     + ", got " + typed(t));
@@ -442,7 +442,7 @@ public final class OpChecks {
     }
 
     /** Null checks, then the device of every (name, tensor) pair. */
-    private static void on(Device device, String op, Object... namedTensors) {
+    static void on(Device device, String op, Object... namedTensors) {
         Objects.requireNonNull(device, op + ": device must not be null");
         for (int i = 0; i < namedTensors.length; i += 2) {
             String arg = (String) namedTensors[i];
@@ -455,7 +455,7 @@ public final class OpChecks {
     }
 
     /** The output {@code (arg, t)} must not share a byte with any of the (name, tensor) pairs. */
-    private static void disjoint(String op, String arg, Tensor t, Object... namedTensors) {
+    static void disjoint(String op, String arg, Tensor t, Object... namedTensors) {
         for (int i = 0; i < namedTensors.length; i += 2) {
             Tensor other = (Tensor) namedTensors[i + 1];
             if (overlap(t, other)) {
@@ -466,7 +466,7 @@ public final class OpChecks {
     }
 
     /** The output may be exactly the input (same memory, dtype and shape) but must not partly overlap it. */
-    private static void disjointUnlessSame(String op, String arg, Tensor t, String otherArg, Tensor other) {
+    static void disjointUnlessSame(String op, String arg, Tensor t, String otherArg, Tensor other) {
         boolean same = t.storage() == other.storage() && t.byteOffset() == other.byteOffset()
                 && t.dtype() == other.dtype() && t.shape().equals(other.shape());
         if (!same && overlap(t, other)) {
@@ -490,7 +490,7 @@ public final class OpChecks {
         return dtype == DType.FP32 || dtype == DType.BF16 || dtype == DType.FP16;
     }
 
-    private static int toInt(String op, String what, long value) {
+    static int toInt(String op, String what, long value) {
         if (value > Integer.MAX_VALUE) {
             throw new IllegalArgumentException(op + ": " + what + " = " + value + " exceeds 2^31-1, the largest size "
                     + "a kernel indexes with");
@@ -498,11 +498,11 @@ public final class OpChecks {
         return (int) value;
     }
 
-    private static String quoted(Tensor t) {
+    static String quoted(Tensor t) {
         return "('" + t.name() + "')";
     }
 
-    private static String typed(Tensor t) {
+    static String typed(Tensor t) {
         return t.dtype().shortName() + " " + t.shape();
     }
 }

@@ -75,8 +75,7 @@ class ParameterTest {
         java.util.List<java.util.List<Parameter>> unused = TpTesting.run(tp, rank -> {
             var attn = new ParallelAttention(16, 4, rank.mappings(), rank.backend(), rank.allocator(), "attn", 3);
             var mlp = new ParallelMlp(16, rank.mappings(), rank.backend(), rank.allocator(), "mlp", 3);
-            var emb = new VocabParallelEmbedding(8, 16, rank.mappings(), rank.allocator(), rank.backend().stream(),
-                    "wte", 3);
+            var emb = new VocabParallelEmbedding(8, 16, rank.mappings(), rank.backend(), rank.allocator(), "wte", 3);
             try {
                 for (Parameter p : java.util.List.of(attn.qkv().weight(), attn.qkv().bias(), attn.proj().weight(),
                         attn.proj().bias(), mlp.fc().weight(), mlp.fc().bias(), mlp.proj().weight(), mlp.proj().bias(),

@@ -152,4 +152,66 @@ class TensorParallelGpuTest {
             };
         });
     }
+
+    /** Output and table gradient of the vocab-parallel embedding, then losses and logit gradient of the loss. */
+    private static List<float[]> vocabLayers(Backend backend, TensorAllocator allocator, int[] ids, float[] dy,
+                                             float[] logits) {
+        int vocab = 50;
+        int padded = 64;
+        int n = ids.length;
+        try (InProcessWorld world = new InProcessWorld(1)) {
+            var comm = world.communicator(0);
+            var stream = backend.stream();
+            var ce = new VocabParallelCrossEntropy(vocab, padded, comm, backend, allocator);
+            try (var emb = new VocabParallelEmbedding(vocab, padded, C, new Mappings(comm, allocator, stream), backend,
+                    allocator, "wte", 13);
+                 Tensor tIds = Tensor.allocate(allocator, DType.INT32, Shape.of(n), MemoryCategory.ACTIVATIONS, "ids",
+                         stream);
+                 Tensor dout = Tensor.allocate(allocator, DType.FP32, Shape.of(n, C), MemoryCategory.ACTIVATIONS,
+                         "dy", stream);
+                 Tensor z = Tensor.allocate(allocator, DType.FP32, Shape.of(n, padded), MemoryCategory.ACTIVATIONS,
+                         "logits", stream);
+                 Tensor losses = Tensor.allocate(allocator, DType.FP32, Shape.of(n), MemoryCategory.ACTIVATIONS,
+                         "losses", stream);
+                 Tensor dz = Tensor.allocate(allocator, DType.FP32, Shape.of(n, padded), MemoryCategory.ACTIVATIONS,
+                         "dlogits", stream)) {
+                tIds.copyFrom(ids, stream);
+                dout.copyFrom(dy, stream);
+                z.copyFrom(logits, stream);
+                float[] out;
+                try (Tensor y = emb.forward(0, tIds)) {
+                    out = y.toFloatArray(stream);
+                }
+                emb.backward(0, dout);
+                ce.forwardBackward(z, tIds, 0.125f, losses, dz);
+                return List.of(out, emb.weight().grad().toFloatArray(stream), losses.toFloatArray(stream),
+                        dz.toFloatArray(stream));
+            }
+        }
+    }
+
+    @Test
+    void vocabParallelEmbeddingAndCrossEntropyMatchTheCpu() {
+        int n = (int) (B * T);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = (i * 7 + 3) % 50;
+        }
+        float[] dy = TpTesting.random("dy", n * C);
+        float[] logits = TpTesting.random("logits", n * 64);
+        List<float[]> onCpu;
+        try (CpuBackend cpu = new CpuBackend(); HostAllocator host = new HostAllocator()) {
+            onCpu = vocabLayers(cpu, host, ids, dy, logits);
+        }
+        Device gpu = Device.cuda(0);
+        List<float[]> onGpu;
+        try (CudaStream stream = new CudaStream(gpu); CachingDeviceAllocator memory = CachingDeviceAllocator.cuda(gpu);
+             CudaBackend cuda = new CudaBackend(stream, memory, CudaBackendOptions.DEFAULT)) {
+            onGpu = vocabLayers(cuda, memory, ids, dy, logits);
+        }
+        String[] what = {"embedding output", "embedding table gradient", "losses", "logit gradient"};
+        for (int i = 0; i < what.length; i++) {
+            TpTesting.assertClose(what[i], onGpu.get(i), onCpu.get(i));
+        }
+    }
 }

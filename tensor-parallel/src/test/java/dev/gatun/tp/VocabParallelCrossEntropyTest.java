@@ -45,7 +45,7 @@ class VocabParallelCrossEntropyTest {
         int[] targets = targets();
         int v = V / tp;
         List<float[][]> out = TpTesting.run(tp, rank -> {
-            var ce = new VocabParallelCrossEntropy(V, rank.comm(), rank.allocator(), rank.backend().stream());
+            var ce = new VocabParallelCrossEntropy(V, rank.comm(), rank.backend(), rank.allocator());
             try (Tensor logits = rank.tensor("logits", TpTesting.columns(z, N, V, rank.rank() * v, v), N, v);
                  Tensor t = rank.ints("targets", targets);
                  Tensor losses = rank.tensor("losses", filled(N, Float.NaN), N);
@@ -81,7 +81,7 @@ class VocabParallelCrossEntropyTest {
         int[] targets = Arrays.stream(targets()).map(t -> t % vocab).toArray();
         int v = V / tp;
         List<float[][]> out = TpTesting.run(tp, rank -> {
-            var ce = new VocabParallelCrossEntropy(vocab, V, rank.comm(), rank.allocator(), rank.backend().stream());
+            var ce = new VocabParallelCrossEntropy(vocab, V, rank.comm(), rank.backend(), rank.allocator());
             try (Tensor logits = rank.tensor("logits", TpTesting.columns(z, N, V, rank.rank() * v, v), N, v);
                  Tensor t = rank.ints("targets", targets);
                  Tensor losses = rank.tensor("losses", filled(N, Float.NaN), N);
@@ -102,7 +102,7 @@ class VocabParallelCrossEntropyTest {
     @Test
     void rejectsASizeThatDoesNotDivideTheVocabulary() {
         var e = assertThrows(IllegalArgumentException.class, () -> TpTesting.run(4, rank ->
-                new VocabParallelCrossEntropy(10, rank.comm(), rank.allocator(), rank.backend().stream())));
+                new VocabParallelCrossEntropy(10, rank.comm(), rank.backend(), rank.allocator())));
         assertEquals("tp=4 must divide vocab=10: choose tp in {1, 2, 5, 10}",
                 ColumnParallelLinearTest.rootCause(e).getMessage());
     }

@@ -31,8 +31,8 @@ class VocabParallelEmbeddingTest {
     private static List<float[][]> run(int tp) {
         float[][] douts = {TpTesting.random("d0", N * C), TpTesting.random("d1", N * C)};
         return TpTesting.run(tp, rank -> {
-            try (var emb = new VocabParallelEmbedding(V, C, rank.mappings(), rank.allocator(),
-                    rank.backend().stream(), "wte", 4)) {
+            try (var emb = new VocabParallelEmbedding(V, C, rank.mappings(), rank.backend(), rank.allocator(), "wte",
+                    4)) {
                 float[][] out = new float[3][];
                 Tensor[] ids = {rank.ints("ids0", ids(0)), rank.ints("ids1", ids(1))};
                 for (int mb = 0; mb < 2; mb++) {
@@ -77,9 +77,21 @@ class VocabParallelEmbeddingTest {
     }
 
     @Test
+    void anIdOfThePaddingIsRefusedByEveryRankNotOnlyItsOwner() {
+        var e = assertThrows(IllegalArgumentException.class, () -> TpTesting.run(2, rank -> {
+            try (var emb = new VocabParallelEmbedding(V - 3, V, C, rank.mappings(), rank.backend(), rank.allocator(),
+                    "wte", 4); Tensor ids = rank.ints("ids", new int[]{0, V - 4, V - 3})) {
+                return emb.forward(0, ids);
+            }
+        }));
+        assertEquals("vocabEmbedding: token id 21 at position [2] is outside [0, 21)",
+                ColumnParallelLinearTest.rootCause(e).getMessage());
+    }
+
+    @Test
     void rejectsASizeThatDoesNotDivideTheVocabulary() {
         var e = assertThrows(IllegalArgumentException.class, () -> TpTesting.run(5, rank ->
-                new VocabParallelEmbedding(V, C, rank.mappings(), rank.allocator(), rank.backend().stream(), "w", 1)));
+                new VocabParallelEmbedding(V, C, rank.mappings(), rank.backend(), rank.allocator(), "w", 1)));
         assertEquals("tp=5 must divide vocab=24: choose tp in {1, 2, 3, 4, 6, 8, 12, 24}",
                 ColumnParallelLinearTest.rootCause(e).getMessage());
     }

@@ -25,8 +25,8 @@ public final class EmbeddingLayer implements GptLayer {
     public EmbeddingLayer(GptConfig config, LayerContext ctx) {
         this.ctx = ctx;
         this.config = config;
-        this.wte = new VocabParallelEmbedding(config.paddedVocab(ctx.tpSize()), config.channels(), ctx.tp(),
-                ctx.allocator(), ctx.backend().stream(), "wte", ctx.seed());
+        this.wte = new VocabParallelEmbedding(config.vocab(), config.paddedVocab(ctx.tpSize()), config.channels(),
+                ctx.tp(), ctx.backend(), ctx.allocator(), "wte", ctx.seed());
         Shape wpeShape = Shape.of(config.seqLen(), config.channels());
         this.wpe = Parameter.gaussian(ctx.allocator(), ctx.backend().stream(), WPE, wpeShape, wpeShape, ctx.seed(),
                 0.01, i -> i);

@@ -151,7 +151,7 @@ public final class RankTrainer implements AutoCloseable {
             throw e;
         }
         this.crossEntropy = new VocabParallelCrossEntropy(config.vocab(), config.paddedVocab(layout.tp()),
-                groups.tp(), allocator, backend.stream());
+                groups.tp(), backend, allocator);
     }
 
     /** Forwards to the sharded parameters once they exist (the stages are built before them). */

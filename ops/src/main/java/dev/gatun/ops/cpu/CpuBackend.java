@@ -10,6 +10,8 @@ import dev.gatun.ops.GemmDims;
 import dev.gatun.ops.GemmSpec;
 import dev.gatun.ops.OpChecks;
 import dev.gatun.ops.Transpose;
+import dev.gatun.ops.VocabChecks;
+import dev.gatun.ops.VocabSlice;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -40,6 +42,7 @@ public final class CpuBackend implements Backend {
     private final ElementwiseKernels elementwise;
     private final RowKernels rows;
     private final EmbeddingKernels embeddings;
+    private final VocabKernels vocab;
     private final AttentionKernels attention;
     private final Casts casts;
     private volatile boolean closed;
@@ -51,6 +54,7 @@ public final class CpuBackend implements Backend {
         this.elementwise = new ElementwiseKernels(parallel);
         this.rows = new RowKernels(parallel);
         this.embeddings = new EmbeddingKernels(parallel);
+        this.vocab = new VocabKernels(parallel);
         this.attention = new AttentionKernels(this, rows, parallel, workspace);
         this.casts = new Casts(parallel);
     }
@@ -207,6 +211,73 @@ public final class CpuBackend implements Backend {
         checkIds("crossEntropy", "target", targets.hostSegment(), r.rows(), 0, r.columns());
         rows.crossEntropy(logits.hostSegment(), targets.hostSegment(), dlossScale, losses.hostSegment(),
                 dlogits.hostSegment(), r.rows(), r.columns());
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException naming the first token id outside {@code [0, slice.vocab)} and its position
+     */
+    @Override
+    public void vocabEmbedding(Tensor tokens, Tensor wte, VocabSlice slice, Tensor out) {
+        VocabChecks.EmbeddingShardDims e = VocabChecks.embedding(device(), tokens, wte, slice, out);
+        open();
+        checkIds("vocabEmbedding", "token id", tokens.hostSegment(), e.ids(), 0, slice.vocab());
+        vocab.embedding(tokens.hostSegment(), wte.hostSegment(), out.hostSegment(), e.ids(), e.channels(), e.rows(),
+                slice.offset());
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException naming the first token id outside {@code [0, slice.vocab)} and its position
+     */
+    @Override
+    public void vocabEmbeddingBackward(Tensor dout, Tensor tokens, VocabSlice slice, Tensor dwte) {
+        VocabChecks.EmbeddingShardDims e = VocabChecks.embeddingBackward(device(), dout, tokens, slice, dwte);
+        open();
+        checkIds("vocabEmbeddingBackward", "token id", tokens.hostSegment(), e.ids(), 0, slice.vocab());
+        vocab.embeddingBackward(dout.hostSegment(), tokens.hostSegment(), dwte.hostSegment(), e.ids(), e.channels(),
+                e.rows(), slice.offset());
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException naming the first target outside {@code [0, slice.vocab)} and its row
+     */
+    @Override
+    public void vocabLogitStats(Tensor logits, Tensor targets, VocabSlice slice, Tensor max, Tensor targetLogit) {
+        OpChecks.RowDims r = VocabChecks.logitStats(device(), logits, targets, slice, max, targetLogit);
+        open();
+        checkIds("vocabLogitStats", "target", targets.hostSegment(), r.rows(), 0, slice.vocab());
+        vocab.logitStats(logits.hostSegment(), targets.hostSegment(), max.hostSegment(), targetLogit.hostSegment(),
+                r.rows(), r.columns(), slice.offset(), slice.valid(r.columns()));
+    }
+
+    @Override
+    public void vocabSumExp(Tensor logits, VocabSlice slice, Tensor max, Tensor sumExp) {
+        OpChecks.RowDims r = VocabChecks.sumExp(device(), logits, slice, max, sumExp);
+        open();
+        vocab.sumExp(logits.hostSegment(), max.hostSegment(), sumExp.hostSegment(), r.rows(), r.columns(),
+                slice.valid(r.columns()));
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException naming the first target outside {@code [0, slice.vocab)} and its row
+     */
+    @Override
+    public void vocabCrossEntropy(Tensor logits, Tensor targets, VocabSlice slice, Tensor max, Tensor sumExp,
+                                  Tensor targetLogit, float dlossScale, Tensor losses, Tensor dlogits) {
+        OpChecks.RowDims r = VocabChecks.crossEntropy(device(), logits, targets, slice, max, sumExp, targetLogit,
+                losses, dlogits);
+        open();
+        checkIds("vocabCrossEntropy", "target", targets.hostSegment(), r.rows(), 0, slice.vocab());
+        vocab.crossEntropy(logits.hostSegment(), targets.hostSegment(), max.hostSegment(), sumExp.hostSegment(),
+                targetLogit.hostSegment(), dlossScale, losses.hostSegment(), dlogits.hostSegment(), r.rows(),
+                r.columns(), slice.offset(), slice.valid(r.columns()));
     }
 
     @Override

@@ -20,7 +20,7 @@ import static dev.gatun.ops.cpu.Lanes.store;
  * partials added in task order.
  */
 final class RowKernels {
-    private static final int BLOCK = 64 * LENGTH;
+    static final int BLOCK = 64 * LENGTH;
 
     private final Parallel parallel;
 
@@ -190,7 +190,7 @@ final class RowKernels {
     }
 
     /** {@code out[row + j] = exp(in[row + j] − max)} for {@code j < n}; returns their sum (in double, fixed order). */
-    private static double expInto(MemorySegment in, MemorySegment out, long row, int n, float max) {
+    static double expInto(MemorySegment in, MemorySegment out, long row, int n, float max) {
         int end = (int) bound(n);
         double total = 0;
         int j = 0;
@@ -212,7 +212,7 @@ final class RowKernels {
         return total;
     }
 
-    private static void scaleRow(MemorySegment x, long row, int n, float s) {
+    static void scaleRow(MemorySegment x, long row, int n, float s) {
         int j = 0;
         for (int end = (int) bound(n); j < end; j += LENGTH) {
             store(load(x, row + j).mul(s), x, row + j);

@@ -17,6 +17,8 @@ import dev.gatun.ops.Backend;
 import dev.gatun.ops.GemmDims;
 import dev.gatun.ops.OpChecks;
 import dev.gatun.ops.Transpose;
+import dev.gatun.ops.VocabChecks;
+import dev.gatun.ops.VocabSlice;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
@@ -290,6 +292,53 @@ public final class CudaBackend implements Backend {
         launch(Kernel.CROSSENTROPY_FORWARD_BACKWARD, r.rows(), rowBlock(r.columns()),
                 args -> args.pointer(ptr(losses)).pointer(ptr(dlogits)).pointer(ptr(logits)).pointer(ptr(targets))
                         .i32(r.rows()).i32(r.columns()).f32(dlossScale));
+    }
+
+    @Override
+    public void vocabEmbedding(Tensor tokens, Tensor wte, VocabSlice slice, Tensor out) {
+        VocabChecks.EmbeddingShardDims e = VocabChecks.embedding(device(), tokens, wte, slice, out);
+        launchElements(Kernel.VOCAB_EMBEDDING_FORWARD, out.numel(), args -> args.pointer(ptr(out))
+                .pointer(ptr(tokens)).pointer(ptr(wte)).i32(e.ids()).i32(e.channels()).i32(e.rows())
+                .i32(slice.offset()).i32(slice.vocab()));
+    }
+
+    @Override
+    public void vocabEmbeddingBackward(Tensor dout, Tensor tokens, VocabSlice slice, Tensor dwte) {
+        VocabChecks.EmbeddingShardDims e = VocabChecks.embeddingBackward(device(), dout, tokens, slice, dwte);
+        if (e.ids() == 0) {
+            return;
+        }
+        launch(Kernel.VOCAB_EMBEDDING_BACKWARD, blocks(e.channels()), BLOCK, args -> args.pointer(ptr(dwte))
+                .pointer(ptr(dout)).pointer(ptr(tokens)).i32(e.ids()).i32(e.channels()).i32(e.rows())
+                .i32(slice.offset()));
+    }
+
+    @Override
+    public void vocabLogitStats(Tensor logits, Tensor targets, VocabSlice slice, Tensor max, Tensor targetLogit) {
+        OpChecks.RowDims r = VocabChecks.logitStats(device(), logits, targets, slice, max, targetLogit);
+        int valid = slice.valid(r.columns());
+        launch(Kernel.VOCAB_LOGIT_STATS, r.rows(), rowBlock(valid), args -> args.pointer(ptr(max))
+                .pointer(ptr(targetLogit)).pointer(ptr(logits)).pointer(ptr(targets)).i32(r.columns())
+                .i32(slice.offset()).i32(valid).i32(slice.vocab()));
+    }
+
+    @Override
+    public void vocabSumExp(Tensor logits, VocabSlice slice, Tensor max, Tensor sumExp) {
+        OpChecks.RowDims r = VocabChecks.sumExp(device(), logits, slice, max, sumExp);
+        int valid = slice.valid(r.columns());
+        launch(Kernel.VOCAB_SUM_EXP, r.rows(), rowBlock(valid), args -> args.pointer(ptr(sumExp))
+                .pointer(ptr(logits)).pointer(ptr(max)).i32(r.columns()).i32(valid));
+    }
+
+    @Override
+    public void vocabCrossEntropy(Tensor logits, Tensor targets, VocabSlice slice, Tensor max, Tensor sumExp,
+                                  Tensor targetLogit, float dlossScale, Tensor losses, Tensor dlogits) {
+        OpChecks.RowDims r = VocabChecks.crossEntropy(device(), logits, targets, slice, max, sumExp, targetLogit,
+                losses, dlogits);
+        launch(Kernel.VOCAB_CROSSENTROPY, r.rows(), rowBlock(r.columns()), args -> args.pointer(ptr(losses))
+                .pointer(ptr(dlogits)).pointer(ptr(logits)).pointer(ptr(targets)).pointer(ptr(max))
+                .pointer(ptr(sumExp)).pointer(ptr(targetLogit)).i32(r.columns()).i32(slice.offset())
+                .i32(slice.valid(r.columns())).f32(dlossScale));
     }
 
     @Override

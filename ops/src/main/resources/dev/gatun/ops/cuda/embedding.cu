@@ -33,3 +33,27 @@ extern "C" __global__ void embedding_backward_wte(float* dwte, const float* dout
         if (token >= 0 && token < V) dwte[(long)token * C + c] += dout[(long)p * C + c];
     }
 }
+
+// Vocabulary-parallel embedding, this rank's part: out[n, c] = wte[tokens[n] - offset, c] for the ids it holds
+// (offset <= id < offset + S), 0 for ids another rank holds, NaN for ids outside [0, V).
+extern "C" __global__ void vocab_embedding_forward(float* out, const int* tokens, const float* wte, int N, int C,
+                                                   int S, int offset, int V) {
+    GRID_STRIDE(i, (long)N * C) {
+        int c = (int)(i % C);
+        int token = tokens[i / C];
+        int local = token - offset;
+        out[i] = token < 0 || token >= V ? __int_as_float(0x7fc00000)
+                                         : (local >= 0 && local < S ? wte[(long)local * C + c] : 0.0f);
+    }
+}
+
+// dwte[tokens[p] - offset, c] += dout[p, c] for held ids; one thread per column walks the positions in order.
+extern "C" __global__ void vocab_embedding_backward(float* dwte, const float* dout, const int* tokens, int N, int C,
+                                                    int S, int offset) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    for (int p = 0; p < N; p++) {
+        int local = tokens[p] - offset;
+        if (local >= 0 && local < S) dwte[(long)local * C + c] += dout[(long)p * C + c];
+    }
+}

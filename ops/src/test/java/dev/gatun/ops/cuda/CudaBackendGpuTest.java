@@ -12,6 +12,7 @@ import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.AdamWStep;
 import dev.gatun.ops.Transpose;
+import dev.gatun.ops.VocabSlice;
 import dev.gatun.ops.cpu.CpuBackend;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -288,6 +289,49 @@ class CudaBackendGpuTest {
         cuda.crossEntropy(logits.gpu, targets.gpu, 1f / (b * t), losses.gpu, dlogits.gpu);
         assertSame(losses, FP32, "crossEntropy losses");
         assertSame(dlogits, FP32, "crossEntropy dlogits");
+    }
+
+    @Test
+    void vocabularySlicesOfEmbeddingAndCrossEntropy() {
+        int n = 21;
+        int c = 19;
+        int v = 101;
+        int s = 40; // the second of three slices of a vocabulary padded to 120: ids [40, 80)
+        VocabSlice slice = new VocabSlice(40, v);
+        VocabSlice last = new VocabSlice(80, v); // 21 real ids, 19 padding columns
+        Pair tokens = ints(v, 3, 7);
+        Pair wte = random(s, c);
+        Pair out = poisoned(3, 7, c);
+        cpu.vocabEmbedding(tokens.cpu, wte.cpu, slice, out.cpu);
+        cuda.vocabEmbedding(tokens.gpu, wte.gpu, slice, out.gpu);
+        assertSame(out, 0, "vocabEmbedding");
+        Pair dout = random(3, 7, c);
+        Pair dwte = random(s, c);
+        cpu.vocabEmbeddingBackward(dout.cpu, tokens.cpu, slice, dwte.cpu);
+        cuda.vocabEmbeddingBackward(dout.gpu, tokens.gpu, slice, dwte.gpu);
+        assertSame(dwte, FP32, "vocabEmbeddingBackward");
+        for (VocabSlice sl : List.of(slice, last)) {
+            Pair logits = random(n, s);
+            Pair targets = ints(v, n);
+            Pair max = poisoned(n);
+            Pair target = poisoned(n);
+            Pair sumExp = poisoned(n);
+            Pair losses = poisoned(n);
+            Pair dlogits = poisoned(n, s);
+            cpu.vocabLogitStats(logits.cpu, targets.cpu, sl, max.cpu, target.cpu);
+            cuda.vocabLogitStats(logits.gpu, targets.gpu, sl, max.gpu, target.gpu);
+            assertSame(max, 0, "vocabLogitStats max " + sl);
+            assertSame(target, 0, "vocabLogitStats target " + sl);
+            cpu.vocabSumExp(logits.cpu, sl, max.cpu, sumExp.cpu);
+            cuda.vocabSumExp(logits.gpu, sl, max.gpu, sumExp.gpu);
+            assertSame(sumExp, FP32, "vocabSumExp " + sl);
+            cpu.vocabCrossEntropy(logits.cpu, targets.cpu, sl, max.cpu, sumExp.cpu, target.cpu, 0.25f, losses.cpu,
+                    dlogits.cpu);
+            cuda.vocabCrossEntropy(logits.gpu, targets.gpu, sl, max.gpu, sumExp.gpu, target.gpu, 0.25f, losses.gpu,
+                    dlogits.gpu);
+            assertSame(losses, FP32, "vocabCrossEntropy losses " + sl);
+            assertSame(dlogits, FP32, "vocabCrossEntropy dlogits " + sl);
+        }
     }
 
     @Test
