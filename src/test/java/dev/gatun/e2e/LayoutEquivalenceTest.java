@@ -6,7 +6,7 @@ import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.Training;
 import dev.gatun.gpt.train.ParallelLayout;
 import dev.gatun.gpt.train.ScheduleKind;
 import dev.gatun.gpt.train.StepMetrics;
@@ -112,7 +112,7 @@ class LayoutEquivalenceTest {
 
     private static double[] losses(ParallelLayout layout, PrecisionPolicy policy, GptConfig config) {
         var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1.0f, 0.01f, 42, 8);
-        var run = new InProcessTraining(config, layout, options,
+        var run = new Training(config, layout, options,
                 CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60))).run(DATA, STEPS, m -> { });
         return run.steps().stream().mapToDouble(StepMetrics::loss).toArray();
     }

@@ -24,10 +24,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** {@code gatun train}, the README's main job, end to end in this JVM. */
 @Timeout(180)
 class TrainCommandTest {
-    private record Run(int exit, String out, String err) {
+    /** What {@code gatun train} printed and how it exited. */
+    record Run(int exit, String out, String err) {
     }
 
-    private static Run train(String... args) {
+    /** Runs {@code gatun train args} in this JVM. */
+    static Run train(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         CommandLine cli = new CommandLine(new GatunCli());
@@ -110,13 +112,28 @@ class TrainCommandTest {
             "--schedule zigzag|unknown schedule 'zigzag': choose one of gpipe, 1f1b, interleaved",
             "--schedule interleaved --pp 2|the interleaved schedule needs --virtual-stages >= 2",
             "--data /no/such/file.txt|data file /no/such/file.txt does not exist",
-            "--device cuda|--device cuda: the CUDA trainer is not built yet"})
+            "--device tpu|unknown --device 'tpu': use cpu or cuda",
+            "--tf32|--tf32 is for --device cuda"})
     void invalidLayoutsEndWithOneLineAndExitCode2(String args, String message) {
         Run r = train(args.split(" "));
         assertEquals(2, r.exit(), r.out() + r.err());
         List<String> lines = r.err().lines().toList();
         assertEquals(1, lines.size(), r.err());
         assertTrue(lines.getFirst().startsWith("gatun train: " + message), lines.getFirst());
+        assertTrue(r.out().isEmpty(), r.out());
+    }
+
+    /** Sixteen ranks on CUDA: no machine here has that many GPUs; without a GPU the reason is the driver's. */
+    @Test
+    void cudaWithTooFewGpusEndsWithOneLineSayingWhy() {
+        Run r = train("--device", "cuda", "--dp", "16");
+        assertEquals(2, r.exit(), r.out() + r.err());
+        List<String> lines = r.err().lines().toList();
+        assertEquals(1, lines.size(), r.err());
+        String expected = dev.gatun.bindings.Cuda.isAvailable()
+                ? "gatun train: the layout has 16 ranks but this machine has "
+                : "gatun train: --device cuda: no CUDA device: ";
+        assertTrue(lines.getFirst().startsWith(expected), lines.getFirst());
         assertTrue(r.out().isEmpty(), r.out());
     }
 }

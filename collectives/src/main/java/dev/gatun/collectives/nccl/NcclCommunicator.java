@@ -15,6 +15,7 @@ import dev.gatun.collectives.Communicator;
 import dev.gatun.collectives.OpSignature;
 import dev.gatun.collectives.ReduceOp;
 import dev.gatun.collectives.Work;
+import dev.gatun.collectives.launch.RendezvousStore;
 import dev.gatun.memory.CudaStream;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.DeviceBuffer;
@@ -80,6 +81,20 @@ public final class NcclCommunicator implements Communicator {
         Objects.requireNonNull(id, "unique id must not be null");
         Cuda.setDevice(stream.device().ordinal());
         return new NcclCommunicator(name, Nccl.commInitRank(size, id, rank), stream, options);
+    }
+
+    /**
+     * This process's rank of the world its rendezvous {@code store} describes (torchrun's variables): rank 0 creates
+     * the unique id and publishes it under {@code nccl-id/<name>}, every other rank reads it (waiting at most the
+     * options' timeout), and all join with {@link #initRank(String, NcclUniqueId, int, int, CudaStream, CommOptions)}.
+     */
+    public static NcclCommunicator initRank(String name, RendezvousStore store, CudaStream stream,
+                                            CommOptions options) {
+        var env = store.environment();
+        Cuda.setDevice(stream.device().ordinal());
+        byte[] id = RendezvousStore.broadcastBytes(store.client(), env.rank(), "nccl-id/" + name,
+                () -> Nccl.uniqueId().bytes(), options.timeout());
+        return initRank(name, new NcclUniqueId(id), env.rank(), env.worldSize(), stream, options);
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.gatun.gpt.cli;
 
 import dev.gatun.collectives.CommOptions;
+import dev.gatun.collectives.launch.TorchrunEnvironment;
 import dev.gatun.gpt.checkpoint.CheckpointDirectory;
 import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
 import dev.gatun.gpt.train.Checkpointing;
@@ -10,11 +11,14 @@ import dev.gatun.gpt.data.Tokenizer;
 import dev.gatun.gpt.data.Tokenizers;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.Mfu;
+import dev.gatun.gpt.train.RankPlacement;
+import dev.gatun.gpt.train.Training;
 import dev.gatun.gpt.train.ParallelLayout;
 import dev.gatun.gpt.train.ScheduleKind;
 import dev.gatun.gpt.train.StepMetrics;
 import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.ops.cuda.CudaBackendOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import me.tongfei.progressbar.DelegatingProgressBarConsumer;
@@ -30,16 +34,20 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 
 /**
- * {@code gatun train}: trains the GPT in any dp × tp × pp × ZeRO layout on the CPU (ranks as threads of this JVM),
- * shows a progress bar with the loss and tokens/s, writes metrics and charts into the output directory
- * ({@link TrainOutputs}) and ends with each rank's memory next to the ZeRO formula. Bad layouts or arguments end with
- * one line on stderr and exit code 2.
+ * {@code gatun train}: trains the GPT in any dp × tp × pp × ZeRO layout, on the CPU (ranks as threads of this JVM) or
+ * on CUDA GPUs (one GPU per rank, NCCL; the ranks are threads of this process, or, under {@code gatun launch} or
+ * torchrun's variables, this process is one rank); shows a progress bar with the loss, tokens/s and (on GPUs) MFU,
+ * writes metrics and charts into the output directory ({@link TrainOutputs}) and ends with each rank's memory next to
+ * the ZeRO formula. Bad layouts or arguments end with one line on stderr and exit code 2.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Train a GPT-2-style model in a dp x tp x pp x ZeRO layout (CPU: ranks are threads).")
+        description = "Train a GPT-2-style model in a dp x tp x pp x ZeRO layout (CPU: ranks are threads; CUDA: one "
+                + "GPU per rank).")
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "tiny", description = "tiny or gpt2 (124M) (default ${DEFAULT-VALUE})")
     String preset;
@@ -71,8 +79,14 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16 (default ${DEFAULT-VALUE})")
     String precision;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu (default) or cuda")
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu (default) or cuda: one GPU per rank, the "
+            + "ranks threads of this process, or this process one rank under gatun launch / torchrun's variables")
     String device;
+    @Option(names = "--tf32", description = "on CUDA, let fp32 GEMMs use TF32 tensor cores")
+    boolean tf32;
+    @Option(names = "--peak-tflops", description = "one GPU's peak TFLOP/s for MFU (default: from the device, for "
+            + "sm_80 and sm_90)")
+    Double peakTflops;
     @Option(names = "--steps", defaultValue = "150", description = "training steps (default ${DEFAULT-VALUE})")
     long steps;
     @Option(names = "--batch", defaultValue = "16", description = "sequences per step over all dp ranks (default ${DEFAULT-VALUE})")
@@ -130,17 +144,17 @@ public final class TrainCommand implements Callable<Integer> {
                 setup.config.channels(), setup.config.seqLen(), setup.config.vocab(),
                 setup.config.paddedVocab(setup.layout.tp()), setup.config.tiedHead() ? "tied" : "untied",
                 setup.config.parameterCount() / 1e6);
-        out.printf(Locale.ROOT, "layout  %s, %d ranks as threads on the CPU, %s%n", setup.layout,
-                setup.layout.worldSize(), setup.options.policy().name());
+        out.printf(Locale.ROOT, "layout  %s, %s, %s%n", setup.layout, setup.placement.describe(
+                setup.layout.worldSize()), setup.options.policy().name());
         out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
                 setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
         out.flush();
-        InProcessTraining.Result result;
+        Training.Result result;
         boolean console = System.console() != null;
         long every = Math.max(1, steps / 10);
         try (ProgressBar bar = progressBar(console)) {
-            var training = new InProcessTraining(setup.config, setup.layout, setup.options,
-                    CommOptions.DEFAULT.withTimeout(timeout));
+            var training = new Training(setup.config, setup.layout, setup.options,
+                    CommOptions.DEFAULT.withTimeout(timeout)).withPlacement(setup.placement);
             if (saveEvery > 0 || resume != null) {
                 Path dir = resume != null ? resume : this.out.resolve("checkpoints");
                 training = training.withCheckpointing(new Checkpointing(new CheckpointDirectory(dir, keep), saveEvery,
@@ -148,7 +162,8 @@ public final class TrainCommand implements Callable<Integer> {
             }
             result = training.run(setup.dataset, steps, m -> {
                         String line = String.format(Locale.ROOT, "loss %.4f  %,.0f tok/s", m.loss(),
-                                m.tokensPerSecond());
+                                m.tokensPerSecond()) + setup.mfu.map(u -> String.format(Locale.ROOT, "  MFU %.1f%%",
+                                100 * u.at(m.tokensPerSecond()))).orElse("");
                         bar.step();
                         bar.setExtraMessage(" " + line);
                         if (!console && (m.step() % every == 0 || m.step() == steps - 1)) {
@@ -169,17 +184,23 @@ public final class TrainCommand implements Callable<Integer> {
             }
             throw e;
         }
+        if (!result.reporter()) {
+            out.println("done: this process's ranks finished; the process of the last stage's dp 0, tp 0 rank reports");
+            out.flush();
+            return 0;
+        }
         if (result.steps().isEmpty()) {
             out.println("nothing to train: the checkpoint is already at step " + steps);
             out.flush();
             return 0;
         }
-        var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout, result));
+        var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout, result,
+                setup.mfu));
         if (exportHf != null) {
             HuggingFaceGpt2.export(setup.config, result.weights(), exportHf);
             outputs.add(exportHf);
         }
-        var summary = new TrainSummary(setup.config, setup.layout, result);
+        var summary = new TrainSummary(setup.config, setup.layout, result, setup.mfu);
         summary.print(out);
         out.println("wrote");
         outputs.forEach(p -> out.println("  " + p));
@@ -198,16 +219,38 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     private record Setup(GptConfig config, ParallelLayout layout, TrainOptions options, TokenDataset dataset,
-                         String dataName, String tokenizerName) {
+                         String dataName, String tokenizerName, RankPlacement placement, Optional<Mfu> mfu) {
+    }
+
+    /** CPU threads, or GPUs: this process one rank under torchrun's variables, else one thread per local GPU. */
+    private RankPlacement placement() {
+        if (peakTflops != null && !(peakTflops > 0)) {
+            throw new IllegalArgumentException("--peak-tflops must be > 0, got " + peakTflops);
+        }
+        switch (device.toLowerCase(Locale.ROOT)) {
+            case "cpu" -> {
+                if (tf32) {
+                    throw new IllegalArgumentException("--tf32 is for --device cuda");
+                }
+                return RankPlacement.cpuThreads();
+            }
+            case "cuda" -> {
+                var options = CudaBackendOptions.DEFAULT.withTf32(tf32);
+                if (!TorchrunEnvironment.isPresent(System.getenv())) {
+                    return RankPlacement.localGpus(options);
+                }
+                if (exportHf != null) {
+                    throw new IllegalArgumentException("--export-hf needs every rank in one process; under gatun "
+                            + "launch / torchrun save checkpoints (--save-every) instead");
+                }
+                return RankPlacement.torchrunProcess(TorchrunEnvironment.fromSystem(), timeout, options);
+            }
+            default -> throw new IllegalArgumentException("unknown --device '" + device + "': use cpu or cuda");
+        }
     }
 
     private Setup setup() {
-        if (!device.equalsIgnoreCase("cpu")) {
-            throw new IllegalArgumentException(device.equalsIgnoreCase("cuda")
-                    ? "--device cuda: the CUDA trainer is not built yet (the vocabulary-parallel embedding and loss "
-                    + "run on host memory only); use --device cpu"
-                    : "unknown --device '" + device + "': use cpu");
-        }
+        RankPlacement placement = placement();
         if (resume != null && !java.nio.file.Files.isDirectory(resume)) {
             throw new IllegalArgumentException("--resume " + resume + " is not a directory");
         }
@@ -249,7 +292,12 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the data has " + dataset.size() + " tokens, fewer than one sequence of "
                     + (config.seqLen() + 1) + ": use a larger --data file or a smaller --seq-len");
         }
+        placement.check(layout.worldSize());
+        OptionalDouble peak = peakTflops != null ? OptionalDouble.of(peakTflops * 1e12) : placement.peakFlopsPerRank();
+        Optional<Mfu> mfu = peak.isPresent()
+                ? Optional.of(new Mfu(config.flopsPerToken(), peak.getAsDouble(), layout.worldSize()))
+                : Optional.empty();
         return new Setup(config, layout, options, dataset, data != null ? data.toString() : "generated arithmetic",
-                t.name());
+                t.name(), placement, mfu);
     }
 }

@@ -5,7 +5,8 @@ import dev.gatun.gpt.report.LineChart;
 import dev.gatun.gpt.report.MemoryChart;
 import dev.gatun.gpt.report.MetricsWriter;
 import dev.gatun.gpt.report.ReportFiles;
-import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.Mfu;
+import dev.gatun.gpt.train.Training;
 import dev.gatun.gpt.train.ParallelLayout;
 import dev.gatun.gpt.train.RankSummary;
 import dev.gatun.gpt.train.StepMetrics;
@@ -18,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * What {@code gatun train} writes into its output directory: {@code metrics.jsonl} (one JSON object per step),
@@ -29,7 +31,8 @@ final class TrainOutputs {
     }
 
     /** Writes the files and returns their paths. */
-    static List<Path> write(Path dir, GptConfig config, ParallelLayout layout, InProcessTraining.Result result) {
+    static List<Path> write(Path dir, GptConfig config, ParallelLayout layout, Training.Result result,
+                            Optional<Mfu> mfu) {
         List<Path> written = new ArrayList<>();
         Path metrics = dir.resolve("metrics.jsonl");
         try (var w = new MetricsWriter(metrics)) {
@@ -44,6 +47,7 @@ final class TrainOutputs {
                 r.put("tokens", m.tokens());
                 r.put("seconds", m.seconds());
                 r.put("tokens_per_second", m.tokensPerSecond());
+                mfu.ifPresent(u -> r.put("mfu", u.at(m.tokensPerSecond())));
                 w.write(r);
             }
         }

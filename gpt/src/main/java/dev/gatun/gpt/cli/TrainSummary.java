@@ -1,7 +1,8 @@
 package dev.gatun.gpt.cli;
 
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.Mfu;
+import dev.gatun.gpt.train.Training;
 import dev.gatun.gpt.train.ParallelLayout;
 import dev.gatun.gpt.train.RankSummary;
 import dev.gatun.gpt.train.StepMetrics;
@@ -10,18 +11,21 @@ import dev.gatun.memory.MemoryCategory;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /** The end-of-run summary of {@code gatun train}: the loss, the throughput and each rank's memory. */
 final class TrainSummary {
     private static final double MIB = 1024.0 * 1024.0;
     private final GptConfig config;
     private final ParallelLayout layout;
-    private final InProcessTraining.Result result;
+    private final Training.Result result;
+    private final Optional<Mfu> mfu;
 
-    TrainSummary(GptConfig config, ParallelLayout layout, InProcessTraining.Result result) {
+    TrainSummary(GptConfig config, ParallelLayout layout, Training.Result result, Optional<Mfu> mfu) {
         this.config = config;
         this.layout = layout;
         this.result = result;
+        this.mfu = mfu;
     }
 
     void print(PrintWriter out) {
@@ -35,8 +39,9 @@ final class TrainSummary {
         out.printf(Locale.ROOT, "loss    %.4f -> %.4f over %d steps (ln V = %.4f is a uniform guess)%n", first.loss(),
                 last.loss(), steps.size(), Math.log(config.vocab()));
         out.printf(Locale.ROOT, "speed   %,.0f tokens/s (steps after the first), %.2f GFLOP/s of model FLOPs "
-                + "(6N + attention per token); MFU is reported on GPUs only%n", tokensPerSecond,
-                tokensPerSecond * config.flopsPerToken() / 1e9);
+                + "(6N + attention per token); %s%n", tokensPerSecond, tokensPerSecond * config.flopsPerToken() / 1e9,
+                mfu.map(m -> String.format(Locale.ROOT, "MFU %.1f%% of %d x %.1f TFLOP/s", 100 * m.at(tokensPerSecond),
+                        m.ranks(), m.peakFlopsPerRank() / 1e12)).orElse("no MFU (the device's peak is not known)"));
         out.println("memory  per rank, peak MiB by category; model states = parameters + gradients + optimizer "
                 + "state (current) next to the ZeRO formula for this stage (" + layout.zero() + ")");
         out.printf(Locale.ROOT, "  %-4s %-14s %10s %10s %10s %11s %10s %14s %10s%n", "rank", "coords", "params",

@@ -6,7 +6,7 @@ import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.Training;
 import dev.gatun.gpt.train.ParallelLayout;
 import dev.gatun.gpt.train.ScheduleKind;
 import dev.gatun.gpt.train.TrainOptions;
@@ -32,7 +32,7 @@ class HuggingFaceGpt2Test {
     private static ModelWeights train(ParallelLayout layout, ModelWeights start, GptConfig config, int steps) {
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 1, 3), 1f, 0f, 4,
                 8).withInitialWeights(start);
-        return new InProcessTraining(config, layout, options, CommOptions.DEFAULT)
+        return new Training(config, layout, options, CommOptions.DEFAULT)
                 .run(DATA, steps, m -> { }, true).weights();
     }
 

@@ -7,7 +7,7 @@ import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.report.LearningRateSchedule;
 import dev.gatun.gpt.train.Checkpointing;
-import dev.gatun.gpt.train.InProcessTraining;
+import dev.gatun.gpt.train.Training;
 import dev.gatun.gpt.train.ParallelLayout;
 import dev.gatun.gpt.train.ScheduleKind;
 import dev.gatun.gpt.train.StepMetrics;
@@ -61,12 +61,12 @@ class ResumeTest {
                         PrecisionPolicy.BF16_MIXED));
     }
 
-    private static InProcessTraining training(Case c) {
+    private static Training training(Case c) {
         var options = new TrainOptions(c.policy(), new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1f, 0.01f, 8, 8);
-        return new InProcessTraining(CONFIG, c.layout(), options, CommOptions.DEFAULT);
+        return new Training(CONFIG, c.layout(), options, CommOptions.DEFAULT);
     }
 
-    private static double[] losses(InProcessTraining.Result r) {
+    private static double[] losses(Training.Result r) {
         return r.steps().stream().mapToDouble(StepMetrics::loss).toArray();
     }
 

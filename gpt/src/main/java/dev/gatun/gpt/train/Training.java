@@ -1,7 +1,6 @@
 package dev.gatun.gpt.train;
 
 import dev.gatun.collectives.CommOptions;
-import dev.gatun.collectives.InProcessWorld;
 import dev.gatun.collectives.MeshGroups;
 import dev.gatun.collectives.Communicator;
 import dev.gatun.gpt.checkpoint.CheckpointDirectory;
@@ -9,8 +8,6 @@ import dev.gatun.gpt.checkpoint.ModelWeights;
 import dev.gatun.gpt.data.Batch;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.memory.HostAllocator;
-import dev.gatun.ops.cpu.CpuBackend;
 import dev.gatun.pipeline.PipelineExecutor;
 import dev.gatun.pipeline.PipelineResult;
 import dev.gatun.pipeline.Timeline;
@@ -22,17 +19,20 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * Trains on the CPU backend with every rank of the mesh a thread of this JVM (in-process communicators): the way
- * every layout runs on one machine, and the reference the layouts are compared against.
+ * Trains a GPT in a dp × tp × pp × ZeRO layout on the ranks a {@link RankPlacement} provides: by default every rank a
+ * thread of this JVM on the CPU backend (in-process communicators), the way every layout runs on one machine and the
+ * reference the layouts are compared against; or one GPU per rank with NCCL, as threads of this process or as the
+ * processes of a torchrun-style job.
  */
-public final class InProcessTraining {
+public final class Training {
     /**
-     * The run's steps (as the reporting rank saw them), each rank's memory, the pipeline schedule run and the last
-     * step's measured pipeline timeline (the pipeline of dp 0, tp 0; milliseconds), and the final full parameters when
-     * asked for.
+     * The run's steps (as the reporting rank saw them), the memory of each rank this process ran, the pipeline schedule
+     * run and the last step's measured pipeline timeline (the pipeline of dp 0, tp 0; milliseconds; null when this
+     * process did not run all its stages), the final full parameters when asked for, and whether this process ran the
+     * reporting rank (always, except in the other processes of a multi-process job).
      */
     public record Result(List<StepMetrics> steps, List<RankSummary> ranks, PipelineExecutor executor,
-                         Timeline measuredTimeline, ModelWeights weights) {
+                         Timeline measuredTimeline, ModelWeights weights, boolean reporter) {
     }
 
     private final GptConfig config;
@@ -40,14 +40,17 @@ public final class InProcessTraining {
     private final TrainOptions options;
     private final CommOptions commOptions;
     private final Checkpointing checkpointing;
+    private final RankPlacement placement;
 
-    public InProcessTraining(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions) {
-        this(config, layout, options, commOptions, null);
+    /** Training with every rank a thread of this JVM on the CPU backend. */
+    public Training(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions) {
+        this(config, layout, options, commOptions, null, RankPlacement.cpuThreads());
     }
 
-    private InProcessTraining(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions,
-                              Checkpointing checkpointing) {
+    private Training(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions,
+                     Checkpointing checkpointing, RankPlacement placement) {
         this.checkpointing = checkpointing;
+        this.placement = Objects.requireNonNull(placement, "placement must not be null");
         this.config = Objects.requireNonNull(config, "config must not be null");
         this.layout = Objects.requireNonNull(layout, "layout must not be null");
         this.options = Objects.requireNonNull(options, "options must not be null");
@@ -56,8 +59,18 @@ public final class InProcessTraining {
     }
 
     /** The same run, saving and resuming as {@code checkpointing} says. */
-    public InProcessTraining withCheckpointing(Checkpointing newCheckpointing) {
-        return new InProcessTraining(config, layout, options, commOptions, newCheckpointing);
+    public Training withCheckpointing(Checkpointing newCheckpointing) {
+        return new Training(config, layout, options, commOptions, newCheckpointing, placement);
+    }
+
+    /** The same run on the ranks {@code newPlacement} provides. */
+    public Training withPlacement(RankPlacement newPlacement) {
+        return new Training(config, layout, options, commOptions, checkpointing, newPlacement);
+    }
+
+    /** Where the ranks run. */
+    public RankPlacement placement() {
+        return placement;
     }
 
     /**
@@ -139,14 +152,19 @@ public final class InProcessTraining {
         PipelineResult[] lastPipeline = new PipelineResult[layout.pp()];
         ModelWeights weights = collectWeights ? new ModelWeights() : null;
         CheckpointDirectory.Info resumeFrom = checkpointing != null && checkpointing.resume() ? resumePoint() : null;
-        List<RankSummary> ranks = InProcessWorld.run(layout.worldSize(), commOptions, world -> {
-            try (MeshGroups groups = mesh.groups(world); CpuBackend backend = new CpuBackend();
-                 HostAllocator allocator = new HostAllocator()) {
+        boolean[] reporter = new boolean[1];
+        List<RankSummary> ranks = placement.run(layout.worldSize(), commOptions, rank -> {
+            Communicator world = rank.world();
+            try (MeshGroups groups = mesh.groups(world)) {
                 var c = groups.coordinates();
-                try (RankTrainer trainer = new RankTrainer(config, layout, options, groups, backend, allocator)) {
+                try (RankTrainer trainer = new RankTrainer(config, layout, options, groups, rank.backend(),
+                        rank.allocator())) {
                     boolean reports = trainer.holdsLastStage() && c.dp() == 0 && c.tp() == 0;
-                    if (world.rank() == 0) {
-                        executor[0] = trainer.executor();
+                    synchronized (executor) {
+                        if (executor[0] == null) {
+                            executor[0] = trainer.executor();
+                        }
+                        reporter[0] |= reports;
                     }
                     long first = resumeFrom == null ? 0 : restore(trainer, world, resumeFrom);
                     for (long s = first; s < steps; s++) {
@@ -183,6 +201,6 @@ public final class InProcessTraining {
         });
         Timeline measured = java.util.Arrays.stream(lastPipeline).anyMatch(Objects::isNull) ? null
                 : PipelineResult.measuredTimeline(executor[0].timeline(), List.of(lastPipeline));
-        return new Result(List.copyOf(reported), ranks, executor[0], measured, weights);
+        return new Result(List.copyOf(reported), ranks, executor[0], measured, weights, reporter[0]);
     }
 }

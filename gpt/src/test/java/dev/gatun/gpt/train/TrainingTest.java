@@ -18,13 +18,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @Timeout(120)
-class InProcessTrainingTest {
+class TrainingTest {
     static final GptConfig CONFIG = new GptConfig(4, 4, 32, 16, 256, true);
     static final TokenDataset DATA = TokenDataset.fromText(ArithmeticCorpus.generate(7, 400), new ByteTokenizer());
 
     static double[] losses(ParallelLayout layout, PrecisionPolicy policy, GptConfig config, int steps) {
         var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, steps), 1.0f, 0f, 42, 8);
-        var run = new InProcessTraining(config, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)))
+        var run = new Training(config, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)))
                 .run(DATA, steps, m -> { });
         return run.steps().stream().mapToDouble(StepMetrics::loss).toArray();
     }

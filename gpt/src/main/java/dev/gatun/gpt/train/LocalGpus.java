@@ -1,0 +1,114 @@
+package dev.gatun.gpt.train;
+
+import dev.gatun.bindings.Cuda;
+import dev.gatun.collectives.CommOptions;
+import dev.gatun.collectives.nccl.NcclCommunicator;
+import dev.gatun.memory.CudaStream;
+import dev.gatun.memory.Device;
+import dev.gatun.ops.cuda.CudaBackendOptions;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.OptionalDouble;
+
+/**
+ * {@link RankPlacement#localGpus}: rank {@code r} is a thread driving {@code cuda:r}, NCCL between them. A rank that
+ * fails makes the others fail too, at the latest when their NCCL watchdog's timeout aborts a collective that the
+ * failed rank never joined; the first failure is thrown with the others suppressed.
+ */
+final class LocalGpus implements RankPlacement {
+    private final CudaBackendOptions options;
+
+    LocalGpus(CudaBackendOptions options) {
+        this.options = Objects.requireNonNull(options, "options must not be null");
+    }
+
+    @Override
+    public void check(int worldSize) {
+        GpuRanks.requireCuda();
+        int gpus = Cuda.deviceCount();
+        if (worldSize > gpus) {
+            throw new IllegalArgumentException("the layout has " + worldSize + " ranks but this machine has " + gpus
+                    + (gpus == 1 ? " GPU" : " GPUs") + " (NCCL needs one GPU per rank): make dp·tp·pp <= " + gpus
+                    + " or use --device cpu");
+        }
+    }
+
+    @Override
+    public <R> List<R> run(int worldSize, CommOptions commOptions, Body<R> body) {
+        check(worldSize);
+        List<CudaStream> streams = new ArrayList<>();
+        try {
+            for (int r = 0; r < worldSize; r++) {
+                streams.add(new CudaStream(Device.cuda(r)));
+            }
+            List<NcclCommunicator> world = NcclCommunicator.initAll("world", streams, commOptions);
+            try {
+                return onThreads(worldSize, r -> GpuRanks.run(world.get(r), streams.get(r), options, body));
+            } finally {
+                world.forEach(NcclCommunicator::close);
+            }
+        } finally {
+            streams.forEach(CudaStream::close);
+        }
+    }
+
+    private interface RankCall<R> {
+        R call(int rank) throws Exception;
+    }
+
+    private static <R> List<R> onThreads(int n, RankCall<R> call) {
+        Object[] results = new Object[n];
+        Throwable[] failures = new Throwable[n];
+        Thread[] threads = new Thread[n];
+        for (int r = 0; r < n; r++) {
+            int rank = r;
+            threads[r] = new Thread(() -> {
+                try {
+                    results[rank] = call.call(rank);
+                } catch (Throwable t) {
+                    failures[rank] = t;
+                }
+            }, "gatun-gpu-rank-" + r);
+            threads[r].start();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while the GPU ranks ran", e);
+            }
+        }
+        Throwable first = Arrays.stream(failures).filter(Objects::nonNull).findFirst().orElse(null);
+        if (first != null) {
+            for (Throwable t : failures) {
+                if (t != null && t != first) {
+                    first.addSuppressed(t);
+                }
+            }
+            switch (first) {
+                case RuntimeException e -> throw e;
+                case Error e -> throw e;
+                default -> throw new IllegalStateException("a GPU rank failed: " + first, first);
+            }
+        }
+        @SuppressWarnings("unchecked")
+        List<R> out = (List<R>) Collections.unmodifiableList(Arrays.asList(results));
+        return out;
+    }
+
+    @Override
+    public OptionalDouble peakFlopsPerRank() {
+        return Cuda.isAvailable() ? GpuRanks.peak(0, options) : OptionalDouble.empty();
+    }
+
+    @Override
+    public String describe(int worldSize) {
+        return (worldSize == 1 ? "1 rank as a thread on cuda:0" : worldSize + " ranks as threads on cuda:0.."
+                + (worldSize - 1)) + " (NCCL)" + (options.tf32() ? ", TF32 GEMMs" : "");
+    }
+}

@@ -1,0 +1,95 @@
+package dev.gatun.e2e;
+
+import dev.gatun.bindings.Cuda;
+import dev.gatun.collectives.CommOptions;
+import dev.gatun.gpt.data.ArithmeticCorpus;
+import dev.gatun.gpt.data.ByteTokenizer;
+import dev.gatun.gpt.data.TokenDataset;
+import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.gpt.train.ParallelLayout;
+import dev.gatun.gpt.train.RankPlacement;
+import dev.gatun.gpt.train.ScheduleKind;
+import dev.gatun.gpt.train.StepMetrics;
+import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.gpt.train.Training;
+import dev.gatun.ops.cuda.CudaBackendOptions;
+import dev.gatun.zero.PrecisionPolicy;
+import dev.gatun.zero.ZeroStage;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The trainer on CUDA: five steps on GPUs (one per rank, NCCL) give the loss curve of one CPU rank with the same seed
+ * and batch, within the summation-order differences of two backends; the command line trains on a GPU. (The
+ * torchrun path, {@code gatun launch --nproc N -- train --device cuda}, starts JVMs from this one's class path, which
+ * under the JUnit console launcher is not the project's: it is run from {@code .gpu/run.sh --main} instead.)
+ * Layouts of more than one rank need as many GPUs and are skipped with the reason otherwise. Skipped where there is
+ * no CUDA device.
+ */
+@Tag("gpu")
+@Timeout(600)
+class CudaTrainingGpuTest {
+    private static final int STEPS = 5;
+    private static final GptConfig CONFIG = new GptConfig(4, 4, 32, 16, 256, true);
+    private static final TokenDataset DATA =
+            TokenDataset.fromText(ArithmeticCorpus.generate(11, 500), new ByteTokenizer());
+
+    @BeforeAll
+    static void requireGpu() {
+        assumeTrue(Cuda.isAvailable(), () -> "no CUDA device: " + Cuda.unavailableReason());
+    }
+
+    private static double[] losses(ParallelLayout layout, PrecisionPolicy policy, RankPlacement placement) {
+        var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1.0f, 0.01f, 42, 8);
+        var run = new Training(CONFIG, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(120)))
+                .withPlacement(placement).run(DATA, STEPS, m -> { });
+        return run.steps().stream().mapToDouble(StepMetrics::loss).toArray();
+    }
+
+    @ParameterizedTest(name = "dp={0} tp={1} pp={2} zero={3} {4}")
+    @CsvSource({"1, 1, 1, 0, fp32", "1, 1, 1, 0, bf16", "2, 1, 1, 2, fp32", "1, 2, 1, 0, fp32", "1, 1, 2, 0, fp32",
+            "2, 2, 2, 3, bf16"})
+    void gpusGiveTheLossCurveOfOneCpuRank(int dp, int tp, int pp, int zero, String precision) {
+        int ranks = dp * tp * pp;
+        assumeTrue(Cuda.deviceCount() >= ranks, () -> ranks + " ranks need " + ranks + " GPUs; this machine has "
+                + Cuda.deviceCount());
+        PrecisionPolicy policy = precision.equals("bf16") ? PrecisionPolicy.BF16_MIXED : PrecisionPolicy.FP32;
+        var layout = new ParallelLayout(dp, tp, pp, ZeroStage.values()[zero], ScheduleKind.ONE_F_ONE_B,
+                pp > 1 ? 2 : 1, 1);
+        double[] cpu = losses(ParallelLayout.single(), policy, RankPlacement.cpuThreads());
+        double[] gpu = losses(layout, policy, RankPlacement.localGpus(CudaBackendOptions.DEFAULT));
+        assertTrue(cpu[STEPS - 1] < cpu[0] - 0.1, "the reference must learn: " + Arrays.toString(cpu));
+        double tolerance = policy == PrecisionPolicy.FP32 ? 1e-4 : 1e-3;
+        for (int i = 0; i < STEPS; i++) {
+            double rel = Math.abs(gpu[i] - cpu[i]) / Math.abs(cpu[i]);
+            assertTrue(rel <= tolerance, layout + " " + precision + ": step " + i + " loss " + gpu[i] + " on GPUs vs "
+                    + cpu[i] + " on one CPU rank (relative " + rel + " > " + tolerance + ")\n  gpu: "
+                    + Arrays.toString(gpu) + "\n  cpu: " + Arrays.toString(cpu));
+        }
+    }
+
+    @Test
+    void theTinyPresetTrainsOnOneGpuFromTheCommandLine(@TempDir Path dir) {
+        TrainCommandTest.Run r = TrainCommandTest.train("--device", "cuda", "--steps", "60", "--out", dir.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("1 rank as a thread on cuda:0 (NCCL)"), r.out());
+        var loss = java.util.regex.Pattern.compile("loss +([0-9.]+) -> ([0-9.]+)").matcher(r.out());
+        assertTrue(loss.find(), r.out());
+        assertTrue(Double.parseDouble(loss.group(2)) < Double.parseDouble(loss.group(1)) - 1, r.out());
+        System.out.println(r.out());
+    }
+}
