@@ -39,6 +39,17 @@ public final class CollectiveSweep {
             return this == ALL_REDUCE ? 2.0 * (n - 1) / n : (double) (n - 1) / n;
         }
 
+        /**
+         * The highest busbw, as a fraction of memcpy bandwidth ({@code S/t} of a copy, which reads {@code S} and
+         * writes {@code S} bytes), that {@code n} ranks sharing one memory can reach when every rank's buffers are its
+         * own (NCCL semantics): all-reduce reads {@code n·S} and writes {@code n·S} bytes, so
+         * {@code t ≥ n·S/memcpy} and busbw ≤ {@code 2(n−1)/n²} of memcpy (0.5 at 2 ranks, 0.375 at 4); reduce-scatter
+         * and all-gather move at least {@code (n+1)·S}, bounding busbw by {@code 2(n−1)/(n(n+1))}.
+         */
+        public double sharedMemoryBound(int n) {
+            return this == ALL_REDUCE ? 2.0 * (n - 1) / ((double) n * n) : 2.0 * (n - 1) / ((double) n * (n + 1));
+        }
+
         /** The name printed, e.g. {@code all_reduce}. */
         public String label() {
             return label;

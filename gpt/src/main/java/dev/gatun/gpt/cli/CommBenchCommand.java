@@ -95,8 +95,11 @@ final class CommBenchCommand implements Callable<Integer> {
                 });
                 print(out, n, all.getFirst());
                 CollectiveSweep.Row last = all.getFirst().getLast();
-                out.printf(Locale.ROOT, "# %s, %d ranks, %d B: busbw / memcpy = %.3f%n", o.label(), n, last.bytes(),
-                        last.busbw() / memcpy);
+                double ratio = last.busbw() / memcpy;
+                out.printf(Locale.ROOT, "# %s, %d ranks, %d B: busbw / memcpy = %.3f%s%n", o.label(), n, last.bytes(),
+                        ratio, n < 2 ? "" : String.format(Locale.ROOT, "; the memory-traffic bound of %d ranks with "
+                                + "buffers of their own is %.3f (%.0f%% of it reached)", n, o.sharedMemoryBound(n),
+                                100 * ratio / o.sharedMemoryBound(n)));
             }
         }
         out.flush();
