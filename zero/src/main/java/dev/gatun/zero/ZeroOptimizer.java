@@ -30,8 +30,9 @@ import java.util.Objects;
  *   <li>reduce: NONE all-reduce(AVG) of the unit's gradients; ONE reduce-scatter(AVG) in place into the unit
  *       buffer's slice S_r (the full buffer persists); TWO/THREE reduce-scatter(AVG) into the persistent gradient
  *       shard, after which the unit's full gradient buffer is freed;</li>
- *   <li>unscale by {@code 1/lossScale} into fp32 (the master dtype), check for NaN/Inf, all-reduce(MAX) the flag: on
- *       an overflow on any rank every rank skips the update (the loss scaler shrinks);</li>
+ *   <li>unscale by {@code 1/lossScale} into fp32 (the master dtype), check for NaN/Inf, all-reduce(MAX) the flag over
+ *       dp and the clipping's tp and pp groups: on an overflow on any rank of the model every rank skips the update
+ *       (the loss scaler shrinks);</li>
  *   <li>global norm {@code ‖g‖ = √(all-reduce SUM over dp (and tp) ranks of Σ_{S_r} g²)} (NONE: each rank sums its
  *       own slice of the replicated gradients, so nothing is counted twice; see {@link Clipping} for tp), and
  *       clipping by {@code maxNorm/(‖g‖ + 1e-6)} when above {@code maxNorm};</li>
@@ -307,7 +308,15 @@ public final class ZeroOptimizer implements AutoCloseable {
             }
             backend.scaleAndCheckFinite(g[u], 1f / scale, flag);
         }
+        // the decision to skip is the whole model's: ranks of a tp or pp group hold other gradients, and a rank
+        // that skipped alone would leave its peers waiting in the norm's all-reduce
         dp.allReduce(flag, ReduceOp.MAX);
+        if (clipping.tp() != null) {
+            clipping.tp().allReduce(flag, ReduceOp.MAX);
+        }
+        if (clipping.pp() != null) {
+            clipping.pp().allReduce(flag, ReduceOp.MAX);
+        }
         if (flag.toIntArray(backend.stream())[0] != 0) {
             finishStep(true);
             return new StepResult(false, Float.NaN, scale);

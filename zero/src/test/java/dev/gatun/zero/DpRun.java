@@ -1,6 +1,7 @@
 package dev.gatun.zero;
 
 import dev.gatun.collectives.CommStats;
+import dev.gatun.collectives.Communicator;
 import dev.gatun.collectives.InProcessWorld;
 import dev.gatun.memory.HostAllocator;
 import dev.gatun.memory.MemoryCategory;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /** Trains {@link TinyMlp} on {@code dp} in-process ranks, each on its slice of the batch, and reports per rank. */
@@ -30,7 +32,21 @@ final class DpRun {
 
     static List<RankResult> run(int dp, ZeroStage stage, PrecisionPolicy policy, int steps, Clipping clipping,
                                 Supplier<DynamicLossScaler> scaler, Injection inject) {
-        return InProcessWorld.run(dp, comm -> {
+        return run(dp, world -> world, world -> clipping, stage, policy, steps, scaler, inject);
+    }
+
+    /**
+     * The same on a world of {@code worldSize} ranks, each optimizing over its data-parallel group
+     * {@code dpGroup(world)} (the world, or a split of it) with {@code clippingOf(world)}; {@code inject.rank} is a
+     * world rank.
+     */
+    static List<RankResult> run(int worldSize, Function<Communicator, Communicator> dpGroup,
+                                Function<Communicator, Clipping> clippingOf, ZeroStage stage, PrecisionPolicy policy,
+                                int steps, Supplier<DynamicLossScaler> scaler, Injection inject) {
+        return InProcessWorld.run(worldSize, world -> {
+            Communicator comm = dpGroup.apply(world);
+            Clipping clipping = clippingOf.apply(world);
+            int dp = comm.size();
             int rank = comm.rank();
             try (HostAllocator alloc = new HostAllocator(); CpuBackend backend = new CpuBackend()) {
                 FlatLayout layout = TinyMlp.layout(dp);
@@ -55,7 +71,7 @@ final class DpRun {
                             double[][][] b = TinyMlp.batch(s);
                             Map<String, double[]> g = TinyMlp.gradients(p, b[0], b[1], rank * per, (rank + 1) * per,
                                     opt.lossScale());
-                            if (s == inject.step() && rank == inject.rank()) {
+                            if (s == inject.step() && world.rank() == inject.rank()) {
                                 g.get("w2")[1] = Double.POSITIVE_INFINITY;
                             }
                             for (int u = units - 1; u >= 0; u--) { // backward, last unit first

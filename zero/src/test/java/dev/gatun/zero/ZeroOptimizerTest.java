@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.ArrayList;
@@ -114,6 +115,24 @@ class ZeroOptimizerTest {
             assertEquals(1024f, r.finalLossScale(), "doubled after 3 clean steps");
             assertArrayEquals(first, r.parameters(), "ranks agree");
         }
+    }
+
+    /**
+     * Two ranks of a tensor-parallel pair (each its own data-parallel group of one, clipping over the pair): an Inf in
+     * one rank's gradients must skip the step on both, or the other would go on into the clipping all-reduce alone.
+     */
+    @ParameterizedTest
+    @EnumSource(ZeroStage.class)
+    void infOnOneTensorParallelRankSkipsTheStepOnItsPeersToo(ZeroStage stage) {
+        List<DpRun.RankResult> ranks = DpRun.run(2, world -> world.split(world.rank(), 0, "dp" + world.rank()),
+                world -> new Clipping(1.0f, world, java.util.Set.of()), stage, PrecisionPolicy.FP16_MIXED, STEPS,
+                () -> new DynamicLossScaler(1024f, 2f, 3, 1f), new DpRun.Injection(1, 1));
+        for (DpRun.RankResult r : ranks) {
+            assertTrue(r.steps().get(0).applied());
+            assertFalse(r.steps().get(1).applied(), "the step with an Inf on rank 1 must be skipped on both ranks");
+            assertTrue(r.steps().get(2).applied());
+        }
+        assertArrayEquals(ranks.get(0).parameters(), ranks.get(1).parameters(), "the pair stays in step");
     }
 
     @Test

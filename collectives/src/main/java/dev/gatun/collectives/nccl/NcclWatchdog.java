@@ -56,10 +56,7 @@ final class NcclWatchdog {
             @Override
             public void await() {
                 if (!ordered) {
-                    DeviceEvent event = eventOf(seq);
-                    if (event != null) {
-                        waiter.waitFor(event);
-                    }
+                    orderAfter(seq, waiter);
                     ordered = true;
                 }
                 while (isOutstanding(seq) && failure == null) {
@@ -104,10 +101,15 @@ final class NcclWatchdog {
         }
     }
 
-    private DeviceEvent eventOf(long seq) {
+    /**
+     * Makes {@code waiter} wait for call {@code seq}'s event, if the call is still pending. Under the lock the polling
+     * thread takes before it destroys a completed call's event, so the event cannot be destroyed in between; a call
+     * no longer pending is complete and needs no wait.
+     */
+    private void orderAfter(long seq, CudaStream waiter) {
         synchronized (pending) {
-            return pending.stream().filter(p -> p.seq() == seq).map(NcclCommunicator.Pending::done).findFirst()
-                    .orElse(null);
+            pending.stream().filter(p -> p.seq() == seq).map(NcclCommunicator.Pending::done).findFirst()
+                    .ifPresent(waiter::waitFor);
         }
     }
 

@@ -162,6 +162,8 @@ final class CommBenchCommand implements Callable<Integer> {
                     Cuda.setDevice(device.ordinal());
                     try (CachingDeviceAllocator memory = CachingDeviceAllocator.cuda(device)) {
                         return CollectiveSweep.run(comm, memory, o, type, sizes, warmup, iterations);
+                    } finally {
+                        comm.close(); // on its own thread: ncclCommDestroy is collective within a node
                     }
                 }));
             }
@@ -173,7 +175,7 @@ final class CommBenchCommand implements Callable<Integer> {
             return first;
         } finally {
             pool.shutdownNow();
-            comms.forEach(NcclCommunicator::close);
+            pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
             streams.forEach(CudaStream::close);
         }
     }

@@ -46,11 +46,15 @@ final class LocalGpus implements RankPlacement {
                 streams.add(new CudaStream(Device.cuda(r)));
             }
             List<NcclCommunicator> world = NcclCommunicator.initAll("world", streams, commOptions);
-            try {
-                return onThreads(worldSize, r -> GpuRanks.run(world.get(r), streams.get(r), options, body));
-            } finally {
-                world.forEach(NcclCommunicator::close);
-            }
+            // each rank destroys its own communicator on its own thread: ncclCommDestroy is collective within a
+            // node, so one thread destroying them one after another would wait on itself
+            return onThreads(worldSize, r -> {
+                try {
+                    return GpuRanks.run(world.get(r), streams.get(r), options, body);
+                } finally {
+                    world.get(r).close();
+                }
+            });
         } finally {
             streams.forEach(CudaStream::close);
         }

@@ -310,7 +310,7 @@ public final class CudaBackend implements Backend {
         }
         launch(Kernel.VOCAB_EMBEDDING_BACKWARD, blocks(e.channels()), BLOCK, args -> args.pointer(ptr(dwte))
                 .pointer(ptr(dout)).pointer(ptr(tokens)).i32(e.ids()).i32(e.channels()).i32(e.rows())
-                .i32(slice.offset()));
+                .i32(slice.offset()).i32(slice.vocab()));
     }
 
     @Override

@@ -67,6 +67,7 @@ extern "C" __global__ void vocab_crossentropy(float* losses, float* dlogits, con
     float mx = max[row];
     float s = sum_exp[row];
     int local = targets[row] - offset;
+    if (local >= valid) local = -1; // a target outside [0, V) (its loss is NaN) marks no padding column
     if (threadIdx.x == 0) losses[row] = logf(s) + mx - target_logit[row];
     for (int j = threadIdx.x; j < S; j += blockDim.x) {
         float p = j < valid ? expf(z[j] - mx) / s : 0.0f;

@@ -47,13 +47,15 @@ extern "C" __global__ void vocab_embedding_forward(float* out, const int* tokens
     }
 }
 
-// dwte[tokens[p] - offset, c] += dout[p, c] for held ids; one thread per column walks the positions in order.
+// dwte[tokens[p] - offset, c] += dout[p, c] for held ids (ids outside [0, V) are skipped, never reaching a padding
+// row); one thread per column walks the positions in order.
 extern "C" __global__ void vocab_embedding_backward(float* dwte, const float* dout, const int* tokens, int N, int C,
-                                                    int S, int offset) {
+                                                    int S, int offset, int V) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     for (int p = 0; p < N; p++) {
-        int local = tokens[p] - offset;
-        if (local >= 0 && local < S) dwte[(long)local * C + c] += dout[(long)p * C + c];
+        int token = tokens[p];
+        int local = token - offset;
+        if (token < V && local >= 0 && local < S) dwte[(long)local * C + c] += dout[(long)p * C + c];
     }
 }
