@@ -122,7 +122,8 @@ public final class ColumnParallelLinear implements AutoCloseable {
                 MemoryCategory.ACTIVATIONS, weight.name() + ".out", stream);
         Tensor y2 = y.reshape(-1, localOut);
         mappings.copyToRegion().forward(x2, x2);
-        backend.gemm(x2, Transpose.NONE, weight.value(), Transpose.TRANSPOSE, y2, 1f, 0f);
+        Tensor w = weight.compute();
+        MixedGemm.gemm(backend, allocator, w.dtype(), x2, Transpose.NONE, w, Transpose.TRANSPOSE, y2, 0f);
         backend.addBias(y2, bias.value());
         inputs.put(microBatch, x);
         if (!gatherOutput) {
@@ -159,8 +160,10 @@ public final class ColumnParallelLinear implements AutoCloseable {
             Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
                     weight.name() + ".din", stream);
             Tensor dx2 = dx.reshape(n, in);
-            backend.gemm(dyLocal, Transpose.NONE, weight.value(), Transpose.NONE, dx2, 1f, 0f);
-            backend.gemm(dyLocal, Transpose.TRANSPOSE, x2, Transpose.NONE, weight.grad(), 1f, 1f);
+            Tensor w = weight.compute();
+            MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.NONE, w, Transpose.NONE, dx2, 0f);
+            MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.TRANSPOSE, x2, Transpose.NONE,
+                    weight.grad(), 1f);
             backend.biasBackward(dyLocal, bias.grad());
             mappings.copyToRegion().backward(dx2, dx2);
             return dx;

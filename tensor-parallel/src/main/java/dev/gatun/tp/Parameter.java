@@ -24,6 +24,7 @@ public final class Parameter implements AutoCloseable {
     private final LongUnaryOperator globalIndex;
     private Tensor value;
     private Tensor grad;
+    private Tensor compute;
     private boolean ownsValue = true;
     private boolean ownsGrad = true;
 
@@ -110,6 +111,31 @@ public final class Parameter implements AutoCloseable {
     /** This rank's shard of the values. */
     public Tensor value() {
         return value;
+    }
+
+    /**
+     * The values as the layer's GEMMs read them ({@link MixedGemm}): a bf16/fp16 copy that a mixed-precision owner
+     * {@linkplain #bindCompute bound}, else {@link #value()}.
+     */
+    public Tensor compute() {
+        return compute != null ? compute : value;
+    }
+
+    /**
+     * Makes {@link #compute()} return {@code lowPrecision} (bf16, fp16 or fp32, of {@link #shape()}; the caller's:
+     * never freed here), or {@link #value()} again when null. Under mixed precision the optimizer's parameter buffer
+     * holds the weights in bf16/fp16; binding views of it lets the GEMMs read them without a copy.
+     *
+     * @throws IllegalArgumentException when the tensor is of another shape or an integer dtype
+     */
+    public void bindCompute(Tensor lowPrecision) {
+        if (lowPrecision != null && (!lowPrecision.dtype().isFloatingPoint()
+                || !lowPrecision.shape().equals(shape))) {
+            throw new IllegalArgumentException("parameter '" + name + "' needs a floating-point compute copy of shape "
+                    + shape + ", got '" + lowPrecision.name() + "' " + lowPrecision.dtype().shortName() + " "
+                    + lowPrecision.shape());
+        }
+        compute = lowPrecision;
     }
 
     /** The gradient of the shard. */

@@ -86,7 +86,8 @@ public final class RowParallelLinear implements AutoCloseable {
         Tensor y = Tensor.allocate(allocator, DType.FP32, Shapes.withLast(x.shape(), out),
                 MemoryCategory.ACTIVATIONS, weight.name() + ".out", backend.stream());
         Tensor y2 = y.reshape(-1, out);
-        backend.gemm(x2, Transpose.NONE, weight.value(), Transpose.TRANSPOSE, y2, 1f, 0f);
+        Tensor w = weight.compute();
+        MixedGemm.gemm(backend, allocator, w.dtype(), x2, Transpose.NONE, w, Transpose.TRANSPOSE, y2, 0f);
         mappings.reduceFromRegion().forward(y2, y2);
         backend.addBias(y2, bias.value());
         inputs.put(microBatch, x);
@@ -104,8 +105,11 @@ public final class RowParallelLinear implements AutoCloseable {
         mappings.reduceFromRegion().backward(dy2, dy2);
         Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
                 weight.name() + ".din", backend.stream());
-        backend.gemm(dy2, Transpose.NONE, weight.value(), Transpose.NONE, dx.reshape(-1, localIn), 1f, 0f);
-        backend.gemm(dy2, Transpose.TRANSPOSE, x.reshape(-1, localIn), Transpose.NONE, weight.grad(), 1f, 1f);
+        Tensor w = weight.compute();
+        MixedGemm.gemm(backend, allocator, w.dtype(), dy2, Transpose.NONE, w, Transpose.NONE, dx.reshape(-1, localIn),
+                0f);
+        MixedGemm.gemm(backend, allocator, w.dtype(), dy2, Transpose.TRANSPOSE, x.reshape(-1, localIn),
+                Transpose.NONE, weight.grad(), 1f);
         backend.biasBackward(dy2, bias.grad());
         return dx;
     }

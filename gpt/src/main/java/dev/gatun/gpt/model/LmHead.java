@@ -5,6 +5,7 @@ import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.Transpose;
+import dev.gatun.tp.MixedGemm;
 import dev.gatun.tp.Parameter;
 
 import java.util.HashMap;
@@ -92,7 +93,9 @@ public final class LmHead implements GptLayer {
         ctx.tp().copyToRegion().forward(h2, h2);
         Tensor logits = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(n, localVocab),
                 MemoryCategory.ACTIVATIONS, "lm_head.logits", ctx.backend().stream());
-        ctx.backend().gemm(h2, Transpose.NONE, weight.value(), Transpose.TRANSPOSE, logits, 1f, 0f);
+        Tensor w = weight.compute();
+        MixedGemm.gemm(ctx.backend(), ctx.allocator(), w.dtype(), h2, Transpose.NONE, w, Transpose.TRANSPOSE, logits,
+                0f);
         saved.put(microBatch, h);
         return logits;
     }
@@ -108,8 +111,11 @@ public final class LmHead implements GptLayer {
         try (h; Tensor dh = Tensor.allocate(ctx.allocator(), DType.FP32, h.shape(), MemoryCategory.ACTIVATIONS,
                 "lm_head.dh", ctx.backend().stream())) {
             Tensor dh2 = dh.reshape(n, channels);
-            ctx.backend().gemm(dlogits, Transpose.NONE, weight.value(), Transpose.NONE, dh2, 1f, 0f);
-            ctx.backend().gemm(dlogits, Transpose.TRANSPOSE, h2, Transpose.NONE, weight.grad(), 1f, 1f);
+            Tensor w = weight.compute();
+            MixedGemm.gemm(ctx.backend(), ctx.allocator(), w.dtype(), dlogits, Transpose.NONE, w, Transpose.NONE, dh2,
+                    0f);
+            MixedGemm.gemm(ctx.backend(), ctx.allocator(), w.dtype(), dlogits, Transpose.TRANSPOSE, h2,
+                    Transpose.NONE, weight.grad(), 1f);
             ctx.tp().copyToRegion().backward(dh2, dh2);
             return lnf.backward(microBatch, dh);
         }

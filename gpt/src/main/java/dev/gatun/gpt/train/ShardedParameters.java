@@ -33,11 +33,14 @@ import java.util.Map;
  *       optimizer's flat buffers, so the layers read and accumulate in place; under ZeRO-3 the value is rebound after
  *       every gather and the unit released after every use, under ZeRO-2/3 the gradient is rebound when the unit's
  *       gradient buffer is materialized.</li>
- *   <li>bf16/fp16 policies: the flat buffers hold the parameters and gradients in that dtype (what is communicated);
- *       the layers compute in fp32 on their own fp32 copies, refreshed by a cast from the flat buffer after every
- *       optimizer step (and ZeRO-3 gather); their fp32 gradients are cast into the flat buffer after the step's last
- *       backward. So the model's GEMMs see the bf16/fp16-rounded weights but run in fp32 (8 bytes per parameter
- *       more than the ZeRO formula's model states).</li>
+ *   <li>bf16/fp16 policies: the flat buffers hold the parameters and gradients in that dtype (what is communicated).
+ *       The linear layers' GEMMs read the weights straight from the flat buffer (each parameter's
+ *       {@linkplain Parameter#bindCompute compute view}, rebound after every ZeRO-3 gather) and cast their fp32
+ *       activations to that dtype ({@link dev.gatun.tp.MixedGemm}: bf16/fp16 GEMMs with fp32 accumulation, on the
+ *       tensor cores of a GPU); the other kernels (LayerNorm, biases, embedding lookup) read fp32 copies, refreshed
+ *       by a cast after every optimizer step (and ZeRO-3 gather). Gradients accumulate in fp32 and are cast into the
+ *       flat buffer after the step's last backward. The fp32 copies and gradients are 8 bytes per parameter more
+ *       than the ZeRO formula's model states.</li>
  * </ul>
  * A layer's gradients are reduced over dp right after its last backward of the step, except for parameters that
  * another pipeline stage also holds (the tied word embedding): those are first summed over the
@@ -162,8 +165,11 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
                     if (zero3) {
                         p.bind(params.view(p.name()), p.grad());
                     }
-                } else if (stale[u] || zero3) {
-                    backend.cast(params.view(p.name()), p.value());
+                } else {
+                    if (stale[u] || zero3) {
+                        backend.cast(params.view(p.name()), p.value());
+                    }
+                    p.bindCompute(params.view(p.name()));
                 }
             }
             stale[u] = false;

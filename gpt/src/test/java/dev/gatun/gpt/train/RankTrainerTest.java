@@ -8,9 +8,13 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
+import dev.gatun.gpt.model.GptLayer;
+import dev.gatun.gpt.model.GptStage;
 import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.memory.DType;
 import dev.gatun.memory.HostAllocator;
 import dev.gatun.ops.cpu.CpuBackend;
+import dev.gatun.tp.Parameter;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import org.junit.jupiter.api.Test;
@@ -19,6 +23,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -72,6 +78,40 @@ class RankTrainerTest {
         long bytes = 2 * (s.bytes(OpType.ALL_REDUCE) - scalarsAndLoss) + s.bytes(OpType.REDUCE_SCATTER)
                 + s.bytes(OpType.ALL_GATHER);
         assertEquals(stage.communicatedElements(c.paddedNumel()) * Float.BYTES, bytes, s.toString());
+    }
+
+    /**
+     * Under bf16 the linear layers' GEMMs read the weights in bf16 from the optimizer's buffer (every ZeRO stage,
+     * ZeRO-3 rebinding after its gathers); the LayerNorm gains stay fp32 copies.
+     */
+    @ParameterizedTest
+    @EnumSource(ZeroStage.class)
+    void bf16TrainingComputesTheLinearLayersInBf16(ZeroStage stage) {
+        var layout = new ParallelLayout(2, 1, 1, stage, ScheduleKind.ONE_F_ONE_B, 1, 1);
+        var options = new TrainOptions(PrecisionPolicy.BF16_MIXED, new LearningRateSchedule(1e-3, 1e-4, 0, 1), 1f,
+                0f, 5, 8);
+        List<Map<String, DType>> seen = InProcessWorld.run(2, world -> {
+            try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
+                 HostAllocator allocator = new HostAllocator();
+                 RankTrainer trainer = new RankTrainer(UNTIED, layout, options, groups, backend, allocator)) {
+                var global = DATA.globalBatch(5, 0, 8, UNTIED.seqLen());
+                assertTrue(trainer.step(0, DATA.shard(global, groups.coordinates().dp(), 2)).update().applied());
+                Map<String, DType> dtypes = new TreeMap<>();
+                for (GptStage st : trainer.stages()) {
+                    for (GptLayer l : st.layers()) {
+                        for (Parameter p : l.parameters()) {
+                            dtypes.put(p.name(), p.compute().dtype());
+                            assertEquals(DType.FP32, p.value().dtype(), p.name());
+                        }
+                    }
+                }
+                return dtypes;
+            }
+        });
+        Map<String, DType> dtypes = seen.getFirst();
+        assertEquals(DType.BF16, dtypes.get("h0.mlp.fc.weight"), dtypes.toString());
+        assertEquals(DType.BF16, dtypes.get("h1.attn.proj.weight"), dtypes.toString());
+        assertEquals(DType.BF16, dtypes.get("lm_head.weight"), dtypes.toString());
     }
 
     @Test
