@@ -108,8 +108,16 @@ public final class Parameter implements AutoCloseable {
         return globalIndex.applyAsLong(i);
     }
 
-    /** This rank's shard of the values. */
+    /**
+     * This rank's shard of the values, in fp32.
+     *
+     * @throws IllegalStateException after {@link #dropValue()}
+     */
     public Tensor value() {
+        if (value == null) {
+            throw new IllegalStateException("parameter '" + name + "' keeps no fp32 values: under mixed precision "
+                    + "only its GEMMs read it, through compute()");
+        }
         return value;
     }
 
@@ -118,7 +126,19 @@ public final class Parameter implements AutoCloseable {
      * {@linkplain #bindCompute bound}, else {@link #value()}.
      */
     public Tensor compute() {
-        return compute != null ? compute : value;
+        return compute != null ? compute : value();
+    }
+
+    /**
+     * Frees the fp32 values of a parameter that only GEMMs read, through a {@linkplain #bindCompute compute view}
+     * bound before each use (mixed precision): 4 bytes per element. {@link #value()} fails afterwards.
+     */
+    public void dropValue() {
+        if (value != null && ownsValue) {
+            value.close();
+        }
+        value = null;
+        ownsValue = false;
     }
 
     /**
@@ -150,6 +170,9 @@ public final class Parameter implements AutoCloseable {
      * @throws IllegalArgumentException when a tensor is not fp32 of the parameter's shape
      */
     public void bind(Tensor newValue, Tensor newGrad) {
+        if (value == null) {
+            throw new IllegalStateException("parameter '" + name + "' dropped its fp32 values; it cannot be rebound");
+        }
         check("value", newValue);
         check("gradient", newGrad);
         if (newValue != value) {
@@ -182,7 +205,7 @@ public final class Parameter implements AutoCloseable {
         if (ownsGrad && grad.isLive()) {
             grad.close();
         }
-        if (ownsValue && value.isLive()) {
+        if (ownsValue && value != null && value.isLive()) {
             value.close();
         }
     }

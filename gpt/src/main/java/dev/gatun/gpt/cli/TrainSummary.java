@@ -57,8 +57,9 @@ final class TrainSummary {
                     peak(r, MemoryCategory.COMMUNICATION) + peak(r, MemoryCategory.WORKSPACE), states / MIB,
                     r.formulaModelStateBytes() / MIB);
         }
-        out.println("  (the layers keep fp32 copies of bf16/fp16 parameters and gradients, 8 bytes per parameter "
-                + "beyond the formula; ZeRO-3's current states exclude the gathered layer)");
+        out.println("  (bf16/fp16: the layers keep fp32 gradients, 4 bytes per parameter beyond the formula, and fp32 "
+                + "copies of the parameters that are not GEMM weights; ZeRO-3's current states exclude the gathered "
+                + "layer)");
     }
 
     private static double peak(RankSummary r, MemoryCategory c) {

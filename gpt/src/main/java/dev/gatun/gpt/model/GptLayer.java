@@ -26,6 +26,14 @@ public interface GptLayer extends AutoCloseable {
     /** Names of owned parameters every tp rank holds whole (LayerNorms, row-parallel biases, position embedding). */
     Set<String> tpReplicated();
 
+    /**
+     * Names of owned parameters that only GEMMs read, through {@link Parameter#compute()} (the linear layers'
+     * weights): under mixed precision they keep no fp32 copy, the GEMMs reading the optimizer's bf16/fp16 buffer.
+     */
+    default Set<String> computeOnly() {
+        return Set.of();
+    }
+
     /** Runs the forward of {@code microBatch}; returns a new tensor the caller owns. */
     Tensor forward(int microBatch, Tensor input);
 

@@ -85,6 +85,12 @@ public final class LmHead implements GptLayer {
         return Set.of("ln_f.weight", "ln_f.bias");
     }
 
+    /** Its own weight (untied, or the last stage's copy of the tied embedding) is read by GEMMs only. */
+    @Override
+    public Set<String> computeOnly() {
+        return ownsWeight ? Set.of(weight.name()) : Set.of();
+    }
+
     @Override
     public Tensor forward(int microBatch, Tensor x) {
         Tensor h = lnf.forward(microBatch, x);

@@ -67,6 +67,12 @@ public final class TransformerBlock implements GptLayer {
     }
 
     @Override
+    public Set<String> computeOnly() {
+        return Set.of(attn.qkv().weight().name(), attn.proj().weight().name(), mlp.fc().weight().name(),
+                mlp.proj().weight().name());
+    }
+
+    @Override
     public Tensor forward(int microBatch, Tensor x) {
         var backend = ctx.backend();
         Tensor a = ln1.forward(microBatch, x);

@@ -24,6 +24,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A rank's model parameters placed in ZeRO flat buffers (DESIGN property 11), one {@link FlatLayout.Unit} per local
@@ -37,10 +38,11 @@ import java.util.Map;
  *       The linear layers' GEMMs read the weights straight from the flat buffer (each parameter's
  *       {@linkplain Parameter#bindCompute compute view}, rebound after every ZeRO-3 gather) and cast their fp32
  *       activations to that dtype ({@link dev.gatun.tp.MixedGemm}: bf16/fp16 GEMMs with fp32 accumulation, on the
- *       tensor cores of a GPU); the other kernels (LayerNorm, biases, embedding lookup) read fp32 copies, refreshed
- *       by a cast after every optimizer step (and ZeRO-3 gather). Gradients accumulate in fp32 and are cast into the
- *       flat buffer after the step's last backward. The fp32 copies and gradients are 8 bytes per parameter more
- *       than the ZeRO formula's model states.</li>
+ *       tensor cores of a GPU), so those weights ({@link GptLayer#computeOnly()}) keep no fp32 copy; the other
+ *       kernels (LayerNorm, biases, embedding lookup) read fp32 copies, refreshed by a cast after every optimizer
+ *       step (and ZeRO-3 gather). Gradients accumulate in fp32 and are cast into the flat buffer after the step's
+ *       last backward. Beyond the ZeRO formula's model states: 4 bytes per parameter of fp32 gradients, and 4 more
+ *       for the parameters that are not GEMM weights (embeddings, LayerNorms, biases).</li>
  * </ul>
  * A layer's gradients are reduced over dp right after its last backward of the step, except for parameters that
  * another pipeline stage also holds (the tied word embedding): those are first summed over the
@@ -55,6 +57,8 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
     private final Map<GptLayer, Integer> unitOf = new IdentityHashMap<>();
     private final Map<Parameter, Integer> ownerUnit = new IdentityHashMap<>();
     private final List<List<Parameter>> unitParameters = new ArrayList<>();
+    /** Mixed precision: the parameters that keep no fp32 copy (only GEMMs read them). */
+    private final Set<Parameter> computeOnly = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final boolean[] stale;
     private final boolean[] deferred;
     private final List<Parameter> tiedCopies;
@@ -84,6 +88,9 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
             for (Parameter p : layer.parameters()) {
                 entries.put(p.name(), p.shape());
                 ownerUnit.put(p, u);
+                if (!fp32 && layer.computeOnly().contains(p.name())) {
+                    computeOnly.add(p);
+                }
             }
             units.put(layer.name(), entries);
             unitOf.put(layer, u);
@@ -109,6 +116,8 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
                     backend.cast(p.value(), parameters.view(p.name()));
                     if (fp32) {
                         p.bind(parameters.view(p.name()), p.grad());
+                    } else if (computeOnly.contains(p)) {
+                        p.dropValue();
                     }
                 }
             }
@@ -166,7 +175,7 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
                         p.bind(params.view(p.name()), p.grad());
                     }
                 } else {
-                    if (stale[u] || zero3) {
+                    if ((stale[u] || zero3) && !computeOnly.contains(p)) {
                         backend.cast(params.view(p.name()), p.value());
                     }
                     p.bindCompute(params.view(p.name()));
