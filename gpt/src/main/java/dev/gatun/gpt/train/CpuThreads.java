@@ -33,6 +33,6 @@ final class CpuThreads implements RankPlacement {
 
     @Override
     public String describe(int worldSize) {
-        return worldSize + (worldSize == 1 ? " rank" : " ranks") + " as threads on the CPU";
+        return worldSize == 1 ? "1 rank as a thread on the CPU" : worldSize + " ranks as threads on the CPU";
     }
 }
