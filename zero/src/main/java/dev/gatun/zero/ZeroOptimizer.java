@@ -2,6 +2,7 @@ package dev.gatun.zero;
 
 import dev.gatun.collectives.Communicator;
 import dev.gatun.collectives.ReduceOp;
+import dev.gatun.collectives.Work;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.MemoryReport;
@@ -25,7 +26,12 @@ import java.util.Objects;
  * {@code gatherParameters}/{@code releaseParameters} are no-ops except in ZeRO-3 (all-gather the unit's shards into
  * a freshly allocated buffer / free it). {@code reduceGradients(u)} may be left to {@code step()}, which reduces every
  * unit not yet reduced; calling it as each unit's backward ends is what keeps ZeRO-2/3 from holding the full
- * gradients of more than the units in flight. With rank r owning shard S_r of each unit (the whole unit for NONE):
+ * gradients of more than the units in flight, and overlaps the reduction with the rest of the backward: it starts
+ * the unit's collective asynchronously ({@link Communicator#submit}) and returns; the reduction is awaited (and under
+ * ZeRO-2/3 the unit's full gradient buffer freed) when the next unit's reduction starts, before any other dp
+ * collective of the optimizer (a ZeRO-3 gather), and in {@code step()}. So one reduction is in flight at a time, and
+ * ZeRO-2/3 hold the full gradients of at most two units. With rank r owning shard S_r of each unit (the whole unit
+ * for NONE):
  * <ol>
  *   <li>reduce: NONE all-reduce(AVG) of the unit's gradients; ONE reduce-scatter(AVG) in place into the unit
  *       buffer's slice S_r (the full buffer persists); TWO/THREE reduce-scatter(AVG) into the persistent gradient
@@ -73,6 +79,9 @@ public final class ZeroOptimizer implements AutoCloseable {
     private final Tensor flag;
     private final Tensor normSquared;
     private long t;
+    /** The unit whose gradient reduction is in flight, and its handle; -1 and null when none is. */
+    private int inFlightUnit = -1;
+    private Work inFlight;
 
     /**
      * @param parameters  the full parameters, initialised, in a layout padded for {@code dp.size()} ranks; ZeRO-3
@@ -238,6 +247,7 @@ public final class ZeroOptimizer implements AutoCloseable {
     /** ZeRO-3: all-gathers unit {@code u}'s parameters into a fresh buffer; other stages: no-op. */
     public FlatBuffer gatherParameters(int u) {
         if (stage == ZeroStage.THREE && !parameters.isMaterialized(u)) {
+            awaitReduction();
             parameters.materialize(u);
             dp.allGather(local(paramShard, u), parameters.unit(u));
         }
@@ -259,8 +269,9 @@ public final class ZeroOptimizer implements AutoCloseable {
     }
 
     /**
-     * Reduces unit {@code u}'s gradients across the dp group now (ZeRO-2/3: and frees its full gradient buffer), so
-     * that it overlaps the rest of the backward; {@link #step()} reduces the units not reduced yet.
+     * Starts the reduction of unit {@code u}'s gradients across the dp group (asynchronously, so that it overlaps the
+     * rest of the backward) after waiting for the previous unit's (ZeRO-2/3: and freeing that unit's full gradient
+     * buffer); {@link #step()} reduces the units not reduced yet and waits for the last.
      */
     public void reduceGradients(int u) {
         if (reduced[u]) {
@@ -270,16 +281,30 @@ public final class ZeroOptimizer implements AutoCloseable {
             throw new IllegalStateException("unit '" + layout.units().get(u).name()
                     + "' has no gradients: accumulate into gradients(" + u + ") first");
         }
+        awaitReduction();
         Tensor full = gradients.unit(u);
-        switch (stage) {
-            case NONE -> dp.allReduce(full, ReduceOp.AVG);
-            case ONE -> dp.reduceScatter(full, full.flat(owned[u].offset(), owned[u].size()), ReduceOp.AVG);
-            case TWO, THREE -> {
-                dp.reduceScatter(full, local(gradShard, u), ReduceOp.AVG);
-                gradients.release(u);
-            }
-        }
+        inFlight = switch (stage) {
+            case NONE -> dp.allReduceAsync(full, full, ReduceOp.AVG);
+            case ONE -> dp.reduceScatterAsync(full, full.flat(owned[u].offset(), owned[u].size()), ReduceOp.AVG);
+            case TWO, THREE -> dp.reduceScatterAsync(full, local(gradShard, u), ReduceOp.AVG);
+        };
+        inFlightUnit = u;
         reduced[u] = true;
+    }
+
+    /** Waits for the reduction in flight, if any; under ZeRO-2/3 then frees its unit's full gradients. */
+    private void awaitReduction() {
+        if (inFlight == null) {
+            return;
+        }
+        Work w = inFlight;
+        int u = inFlightUnit;
+        inFlight = null;
+        inFlightUnit = -1;
+        w.await();
+        if (stage == ZeroStage.TWO || stage == ZeroStage.THREE) {
+            gradients.release(u);
+        }
     }
 
     /** Unit {@code u}'s reduced gradients over this rank's range, in the parameter dtype. */
@@ -297,6 +322,7 @@ public final class ZeroOptimizer implements AutoCloseable {
                 reduceGradients(u);
             }
         }
+        awaitReduction();
         float scale = lossScale();
         Tensor[] g = new Tensor[owned.length];
         flag.fill(0, backend.stream());
@@ -436,10 +462,14 @@ public final class ZeroOptimizer implements AutoCloseable {
     /** Frees the optimizer's own buffers (gradients, shards, optimizer state); the parameters stay the caller's. */
     @Override
     public void close() {
-        gradients.close();
-        for (Tensor x : new Tensor[]{gradShard, paramShard, master, m, v, gradFp32, flag, normSquared}) {
-            if (x != null && x.isLive()) {
-                x.close();
+        try {
+            awaitReduction(); // a step abandoned midway: the collective finishes before its buffers go
+        } finally {
+            gradients.close();
+            for (Tensor x : new Tensor[]{gradShard, paramShard, master, m, v, gradFp32, flag, normSquared}) {
+                if (x != null && x.isLive()) {
+                    x.close();
+                }
             }
         }
     }
