@@ -13,6 +13,17 @@ public interface Work {
      */
     void await();
 
+    /**
+     * Makes the communicator's stream wait for the call, without blocking the host where the backend orders work on
+     * device streams (NCCL: a {@code cudaStreamWaitEvent} on the call's event, as PyTorch's {@code Work.wait()}):
+     * work enqueued on that stream afterwards, and memory freed to a stream-ordered allocator, see the call's
+     * results. Where calls complete on the host (the in-process backend) it is {@link #await()}. A failure of the call
+     * is thrown here if already known, else by a later call of the communicator.
+     */
+    default void waitOnStream() {
+        await();
+    }
+
     /** Whether the call has completed, successfully or not (never blocks). */
     boolean isDone();
 }

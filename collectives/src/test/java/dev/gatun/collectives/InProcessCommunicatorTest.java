@@ -265,6 +265,13 @@ class InProcessCommunicatorTest {
                     comm.allReduce(sync, ReduceOp.SUM);
                     assertTrue(works.stream().allMatch(Work::isDone), "earlier asynchronous calls completed first");
                     works.forEach(Work::await);
+                    Tensor late = inputs(allocator, DType.FP32, 11, 500, r, 0);
+                    buffers.add(late);
+                    Work lateWork = comm.allReduceAsync(late, late, ReduceOp.SUM);
+                    lateWork.waitOnStream(); // calls complete on the host here: this waits like await()
+                    assertTrue(lateWork.isDone(), "waitOnStream on the CPU returns once the call is done");
+                    assertClose(DType.FP32, reduced(DType.FP32, ReduceOp.SUM, 4, 500, 0, 11), read(late),
+                            "async allReduce after waitOnStream");
                     for (int k = 0; k < 3; k++) {
                         assertClose(DType.FP32, reduced(DType.FP32, ReduceOp.SUM, 4, 100 + k, 0, 1009),
                                 read(buffers.get(k)), "async allReduce " + k);
@@ -276,7 +283,7 @@ class InProcessCommunicatorTest {
                     List<Long> order = comm.recentCalls().stream()
                             .sorted(java.util.Comparator.comparingLong(CallRecord::endNanos))
                             .map(CallRecord::seq).toList();
-                    assertEquals(List.of(0L, 1L, 2L, 3L, 4L), order, "calls completed in call order");
+                    assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L), order, "calls completed in call order");
                 } finally {
                     buffers.forEach(Tensor::close);
                 }

@@ -27,10 +27,11 @@ import java.util.Objects;
  * a freshly allocated buffer / free it). {@code reduceGradients(u)} may be left to {@code step()}, which reduces every
  * unit not yet reduced; calling it as each unit's backward ends is what keeps ZeRO-2/3 from holding the full
  * gradients of more than the units in flight, and overlaps the reduction with the rest of the backward: it starts
- * the unit's collective asynchronously ({@link Communicator#submit}) and returns; the reduction is awaited (and under
- * ZeRO-2/3 the unit's full gradient buffer freed) when the next unit's reduction starts, before any other dp
- * collective of the optimizer (a ZeRO-3 gather), and in {@code step()}. So one reduction is in flight at a time, and
- * ZeRO-2/3 hold the full gradients of at most two units. With rank r owning shard S_r of each unit (the whole unit
+ * the unit's collective asynchronously ({@link Communicator#submit}) and returns; the reduction is waited for
+ * ({@link Work#waitOnStream()}: on NCCL a stream wait, not a host one) and under ZeRO-2/3 the unit's full gradient
+ * buffer freed when the next unit's reduction starts and in {@code step()}. So one reduction is in flight at a time,
+ * and ZeRO-2/3 hold the full gradients of at most two units. (A ZeRO-3 gather in between needs no wait: calls on one
+ * communicator run in the order they were made.) With rank r owning shard S_r of each unit (the whole unit
  * for NONE):
  * <ol>
  *   <li>reduce: NONE all-reduce(AVG) of the unit's gradients; ONE reduce-scatter(AVG) in place into the unit
@@ -247,7 +248,6 @@ public final class ZeroOptimizer implements AutoCloseable {
     /** ZeRO-3: all-gathers unit {@code u}'s parameters into a fresh buffer; other stages: no-op. */
     public FlatBuffer gatherParameters(int u) {
         if (stage == ZeroStage.THREE && !parameters.isMaterialized(u)) {
-            awaitReduction();
             parameters.materialize(u);
             dp.allGather(local(paramShard, u), parameters.unit(u));
         }
@@ -292,7 +292,11 @@ public final class ZeroOptimizer implements AutoCloseable {
         reduced[u] = true;
     }
 
-    /** Waits for the reduction in flight, if any; under ZeRO-2/3 then frees its unit's full gradients. */
+    /**
+     * Orders this rank's stream after the reduction in flight, if any (blocking the host only where calls complete on
+     * it: {@link Work#waitOnStream()}); under ZeRO-2/3 then frees its unit's full gradients, a free that a
+     * stream-ordered allocator holds back until the collective is done.
+     */
     private void awaitReduction() {
         if (inFlight == null) {
             return;
@@ -301,7 +305,7 @@ public final class ZeroOptimizer implements AutoCloseable {
         int u = inFlightUnit;
         inFlight = null;
         inFlightUnit = -1;
-        w.await();
+        w.waitOnStream();
         if (stage == ZeroStage.TWO || stage == ZeroStage.THREE) {
             gradients.release(u);
         }

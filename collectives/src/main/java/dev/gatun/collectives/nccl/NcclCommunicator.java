@@ -154,7 +154,7 @@ public final class NcclCommunicator implements Communicator {
             return watchdog.workFor(log.issued() - 1, stream);
         }
         CudaStream comms = communicationStream();
-        comms.waitFor(stream.record());
+        orderAfterRankStream(comms);
         long seq = prepare(op);
         op.tensors().forEach(t -> recordUse(t, comms));
         enqueue(op, comms);
@@ -174,13 +174,20 @@ public final class NcclCommunicator implements Communicator {
             return watchdog.workFor(log.issued() - 1, stream);
         }
         CudaStream comms = communicationStream();
-        comms.waitFor(stream.record());
+        orderAfterRankStream(comms);
         long before = log.issued();
         runGroup(calls, comms);
         if (log.issued() == before) {
             return watchdog.workFor(-1, stream); // nothing was issued: done at once
         }
         return watchdog.workFor(log.issued() - 1, stream);
+    }
+
+    /** {@code comms} waits for the work on the rank's stream; the event is destroyed at once (CUDA keeps the wait). */
+    private void orderAfterRankStream(CudaStream comms) {
+        try (DeviceEvent ready = stream.record()) {
+            comms.waitFor(ready);
+        }
     }
 
     private void runGroup(Runnable calls, CudaStream on) {

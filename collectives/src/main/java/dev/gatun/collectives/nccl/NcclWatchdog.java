@@ -48,17 +48,28 @@ final class NcclWatchdog {
         return failure;
     }
 
-    /** A handle on call {@code seq}: awaiting it orders {@code waiter} after the call and blocks the host until done. */
+    /**
+     * A handle on call {@code seq}: {@link Work#waitOnStream()} orders {@code waiter} after the call; {@link
+     * Work#await()} also blocks the host until it is done.
+     */
     Work workFor(long seq, CudaStream waiter) {
         return new Work() {
             private boolean ordered;
 
             @Override
-            public void await() {
+            public void waitOnStream() {
                 if (!ordered) {
                     orderAfter(seq, waiter);
                     ordered = true;
                 }
+                if (failure != null) {
+                    throw failure;
+                }
+            }
+
+            @Override
+            public void await() {
+                waitOnStream();
                 while (isOutstanding(seq) && failure == null) {
                     LockSupport.parkNanos(POLL_NANOS);
                 }

@@ -92,11 +92,17 @@ class NcclCommunicatorGpuTest {
                     Work w = comm.allReduceAsync(ints, ints, ReduceOp.SUM);
                     w.await();
                     assertArrayEquals(new int[]{1, -2, 3, -4, 5, -6, 7}, ints.toIntArray(stream));
+                    try (Tensor out = tensor(memory, stream, DType.INT32, 7)) {
+                        out.copyFrom(new int[7], stream);
+                        Work ordered = comm.allReduceAsync(ints, out, ReduceOp.MAX);
+                        ordered.waitOnStream(); // the rank's stream waits for the call; the read below syncs it
+                        assertArrayEquals(new int[]{1, -2, 3, -4, 5, -6, 7}, out.toIntArray(stream));
+                    }
                 }
                 comm.barrier();
                 assertEquals(1, comm.stats().calls(OpType.BARRIER));
-                // five all-reduces of 1009 elements per dtype (4 + 2 + 2 bytes each), then one of 7 int32
-                assertEquals(1009L * 5 * (4 + 2 + 2) + 7 * 4, comm.stats().bytes(OpType.ALL_REDUCE));
+                // five all-reduces of 1009 elements per dtype (4 + 2 + 2 bytes each), then two of 7 int32
+                assertEquals(1009L * 5 * (4 + 2 + 2) + 2 * 7 * 4, comm.stats().bytes(OpType.ALL_REDUCE));
             }
         }
     }
