@@ -80,6 +80,8 @@ public final class ZeroOptimizer implements AutoCloseable {
     private final Tensor flag;
     private final Tensor normSquared;
     private long t;
+    /** ZeRO-3: the units whose gather {@link #prefetchParameters} started and nobody has waited for yet. */
+    private final java.util.Map<Integer, Work> prefetched = new java.util.HashMap<>();
     /** The unit whose gradient reduction is in flight, and its handle; -1 and null when none is. */
     private int inFlightUnit = -1;
     private Work inFlight;
@@ -245,13 +247,34 @@ public final class ZeroOptimizer implements AutoCloseable {
         return parameters;
     }
 
-    /** ZeRO-3: all-gathers unit {@code u}'s parameters into a fresh buffer; other stages: no-op. */
+    /**
+     * ZeRO-3: all-gathers unit {@code u}'s parameters into a fresh buffer, or finishes the gather that
+     * {@link #prefetchParameters} started; other stages: no-op.
+     */
     public FlatBuffer gatherParameters(int u) {
-        if (stage == ZeroStage.THREE && !parameters.isMaterialized(u)) {
-            parameters.materialize(u);
-            dp.allGather(local(paramShard, u), parameters.unit(u));
+        if (stage == ZeroStage.THREE) {
+            Work started = prefetched.remove(u);
+            if (started != null) {
+                started.waitOnStream();
+            } else if (!parameters.isMaterialized(u)) {
+                parameters.materialize(u);
+                dp.allGather(local(paramShard, u), parameters.unit(u));
+            }
         }
         return parameters;
+    }
+
+    /**
+     * ZeRO-3: starts all-gathering unit {@code u}'s parameters asynchronously (unless they are gathered or on their
+     * way), so that the gather overlaps the computation before {@link #gatherParameters(int)}, which then only waits
+     * for it; other stages: no-op. Every rank must prefetch the same units in the same order. A prefetched unit holds
+     * its full parameters until it is gathered and released (or the step ends).
+     */
+    public void prefetchParameters(int u) {
+        if (stage == ZeroStage.THREE && !parameters.isMaterialized(u)) {
+            parameters.materialize(u);
+            prefetched.put(u, dp.allGatherAsync(local(paramShard, u), parameters.unit(u)));
+        }
     }
 
     /** ZeRO-3: frees every gathered unit; other stages: no-op. */
@@ -261,9 +284,16 @@ public final class ZeroOptimizer implements AutoCloseable {
         }
     }
 
-    /** ZeRO-3: frees unit {@code u}'s gathered parameters; other stages: no-op. */
+    /**
+     * ZeRO-3: frees unit {@code u}'s gathered parameters (after its gather, if one is on its way); other stages:
+     * no-op.
+     */
     public void releaseParameters(int u) {
         if (stage == ZeroStage.THREE) {
+            Work started = prefetched.remove(u);
+            if (started != null) {
+                started.waitOnStream();
+            }
             parameters.release(u);
         }
     }
@@ -327,6 +357,9 @@ public final class ZeroOptimizer implements AutoCloseable {
             }
         }
         awaitReduction();
+        for (int u : java.util.List.copyOf(prefetched.keySet())) { // gathered for a use that did not come
+            releaseParameters(u);
+        }
         float scale = lossScale();
         Tensor[] g = new Tensor[owned.length];
         flag.fill(0, backend.stream());
@@ -467,7 +500,11 @@ public final class ZeroOptimizer implements AutoCloseable {
     @Override
     public void close() {
         try {
-            awaitReduction(); // a step abandoned midway: the collective finishes before its buffers go
+            awaitReduction(); // a step abandoned midway: the collectives finish before their buffers go
+            for (Work w : prefetched.values()) {
+                w.waitOnStream();
+            }
+            prefetched.clear();
         } finally {
             gradients.close();
             for (Tensor x : new Tensor[]{gradShard, paramShard, master, m, v, gradFp32, flag, normSquared}) {

@@ -154,4 +154,52 @@ class MemoryFiguresTest {
             }
         }
     }
+
+    /**
+     * ZeRO-3 prefetching the next unit while one is in use: the gathered values are the shards', the full parameters
+     * of at most two units in a row are held, and a unit prefetched for a use that never comes is freed by the step.
+     */
+    @ParameterizedTest(name = "dp={0}")
+    @ValueSource(ints = {2, 4})
+    void prefetchHoldsTwoUnitsAndTheStepFreesAnUnusedOne(int dp) {
+        Map<String, Map<String, Shape>> units = new LinkedHashMap<>();
+        shapes().forEach((name, shape) -> units.put("unit." + name, Map.of(name, shape)));
+        FlatLayout layout = FlatLayout.ofUnits(units, dp);
+        int n = layout.units().size();
+        long largestPair = 0;
+        for (int u = 0; u + 1 < n; u++) {
+            largestPair = Math.max(largestPair, layout.units().get(u).paddedNumel()
+                    + layout.units().get(u + 1).paddedNumel());
+        }
+        PrecisionPolicy policy = PrecisionPolicy.FP32;
+        long expectedPeak = policy.paramDtype().byteSize() * (layout.shardNumel() + largestPair);
+        List<MemoryReport> reports = onRanks(dp, layout, policy, ZeroStage.THREE, (opt, stream) -> {
+            for (int u = 0; u < n; u++) {
+                FlatBuffer params = opt.gatherParameters(u);
+                if (u + 1 < n) {
+                    opt.prefetchParameters(u + 1);
+                }
+                for (float x : params.unit(u).toFloatArray(stream)) {
+                    assertEquals(0.25f, x, "unit " + u + " gathered after a prefetch");
+                }
+                opt.releaseParameters(u);
+            }
+            for (int u = n - 1; u >= 0; u--) {
+                opt.gatherParameters(u);
+                if (u > 0) {
+                    opt.prefetchParameters(u - 1);
+                }
+                fillGradients(opt, u, stream);
+                opt.reduceGradients(u);
+                opt.releaseParameters(u);
+            }
+            opt.prefetchParameters(n - 1); // a use that never comes
+            assertTrue(opt.step().applied());
+            assertEquals(policy.paramDtype().byteSize() * layout.shardNumel(),
+                    opt.memoryReport().usage(MemoryCategory.PARAMETERS).currentBytes(), "only the shard is left");
+        });
+        for (MemoryReport r : reports) {
+            assertEquals(expectedPeak, r.usage(MemoryCategory.PARAMETERS).peakBytes(), "parameter peak");
+        }
+    }
 }

@@ -89,9 +89,13 @@ public final class GptStage implements PipelineStage, AutoCloseable {
         x.copyFrom(in, ctx.backend().stream());
         boolean ok = false;
         try {
-            for (GptLayer layer : layers) {
+            for (int i = 0; i < layers.size(); i++) {
+                GptLayer layer = layers.get(i);
                 kept.add(x);
                 hooks.beforeUse(layer, false);
+                if (i + 1 < layers.size()) {
+                    hooks.prefetch(layers.get(i + 1), false);
+                }
                 x = layer.forward(microBatch, x);
                 hooks.afterUse(layer, false, false);
             }
@@ -121,6 +125,9 @@ public final class GptStage implements PipelineStage, AutoCloseable {
             for (int i = layers.size() - 1; i >= 0; i--) {
                 GptLayer layer = layers.get(i);
                 hooks.beforeUse(layer, true);
+                if (i > 0) {
+                    hooks.prefetch(layers.get(i - 1), true);
+                }
                 Tensor dx = layer.backward(microBatch, dy);
                 hooks.afterUse(layer, true, last);
                 if (dy != outputGrad) {

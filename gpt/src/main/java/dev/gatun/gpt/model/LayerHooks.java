@@ -21,4 +21,12 @@ public interface LayerHooks {
 
     /** After it; {@code lastBackward} when this was the step's last backward of the layer (its gradients are final). */
     void afterUse(GptLayer layer, boolean backward, boolean lastBackward);
+
+    /**
+     * After {@link #beforeUse} of a layer, with the layer the stage runs next in the same pass ({@code next}'s
+     * {@code beforeUse} follows this layer's {@code afterUse}): where ZeRO-3 starts gathering {@code next}'s
+     * parameters, so that the gather overlaps this layer's computation. By default nothing.
+     */
+    default void prefetch(GptLayer next, boolean backward) {
+    }
 }

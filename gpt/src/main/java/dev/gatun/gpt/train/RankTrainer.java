@@ -167,6 +167,11 @@ public final class RankTrainer implements AutoCloseable {
         public void afterUse(GptLayer layer, boolean backward, boolean lastBackward) {
             target.afterUse(layer, backward, lastBackward);
         }
+
+        @Override
+        public void prefetch(GptLayer next, boolean backward) {
+            target.prefetch(next, backward);
+        }
     }
 
     /** Whether this rank computes the loss (it holds the last stage). */

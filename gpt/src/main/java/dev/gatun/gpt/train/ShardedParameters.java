@@ -191,6 +191,16 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
         }
     }
 
+    /** ZeRO-3: starts gathering the units {@code next} uses that are not gathered yet; other stages: nothing. */
+    @Override
+    public void prefetch(GptLayer next, boolean backward) {
+        if (zero3) {
+            for (int u : unitsUsedBy(next)) {
+                optimizer.prefetchParameters(u);
+            }
+        }
+    }
+
     @Override
     public void afterUse(GptLayer layer, boolean backward, boolean lastBackward) {
         if (backward && lastBackward) {
