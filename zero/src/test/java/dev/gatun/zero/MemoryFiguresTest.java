@@ -101,6 +101,23 @@ class MemoryFiguresTest {
         }
     }
 
+    /** One unit per parameter of {@link #shapes()}, for dp ranks. */
+    private static FlatLayout unitPerParameter(int dp) {
+        Map<String, Map<String, Shape>> units = new LinkedHashMap<>();
+        shapes().forEach((name, shape) -> units.put("unit." + name, Map.of(name, shape)));
+        return FlatLayout.ofUnits(units, dp);
+    }
+
+    /** The most elements two consecutive units (or the last one alone) hold together. */
+    private static long largestNeighbours(FlatLayout layout) {
+        int n = layout.units().size();
+        long most = layout.units().get(n - 1).paddedNumel();
+        for (int u = 0; u + 1 < n; u++) {
+            most = Math.max(most, layout.units().get(u).paddedNumel() + layout.units().get(u + 1).paddedNumel());
+        }
+        return most;
+    }
+
     /** Fills every unit's gradients ({@code unit < 0}) or one unit's with 0.5. */
     private static void fillGradients(ZeroOptimizer opt, int unit, DeviceStream stream) {
         FlatBuffer g = unit < 0 ? opt.gradients() : opt.gradients(unit);
@@ -119,15 +136,9 @@ class MemoryFiguresTest {
     @ParameterizedTest(name = "dp={0}")
     @ValueSource(ints = {2, 4})
     void unitByUnitPeaksStayWithinOneOrTwoUnits(int dp) {
-        Map<String, Map<String, Shape>> units = new LinkedHashMap<>();
-        shapes().forEach((name, shape) -> units.put("unit." + name, Map.of(name, shape)));
-        FlatLayout layout = FlatLayout.ofUnits(units, dp);
+        FlatLayout layout = unitPerParameter(dp);
         long largest = layout.units().stream().mapToLong(FlatLayout.Unit::paddedNumel).max().orElseThrow();
-        long largestPair = largest; // the last unit alone, then each unit with the one after it in flight
-        for (int u = 0; u + 1 < layout.units().size(); u++) {
-            largestPair = Math.max(largestPair, layout.units().get(u).paddedNumel()
-                    + layout.units().get(u + 1).paddedNumel());
-        }
+        long largestPair = largestNeighbours(layout);
         for (ZeroStage stage : new ZeroStage[]{ZeroStage.TWO, ZeroStage.THREE}) {
             PrecisionPolicy policy = PrecisionPolicy.BF16_MIXED;
             List<MemoryReport> reports = onRanks(dp, layout, policy, stage, (opt, stream) -> {
@@ -162,15 +173,9 @@ class MemoryFiguresTest {
     @ParameterizedTest(name = "dp={0}")
     @ValueSource(ints = {2, 4})
     void prefetchHoldsTwoUnitsAndTheStepFreesAnUnusedOne(int dp) {
-        Map<String, Map<String, Shape>> units = new LinkedHashMap<>();
-        shapes().forEach((name, shape) -> units.put("unit." + name, Map.of(name, shape)));
-        FlatLayout layout = FlatLayout.ofUnits(units, dp);
+        FlatLayout layout = unitPerParameter(dp);
         int n = layout.units().size();
-        long largestPair = 0;
-        for (int u = 0; u + 1 < n; u++) {
-            largestPair = Math.max(largestPair, layout.units().get(u).paddedNumel()
-                    + layout.units().get(u + 1).paddedNumel());
-        }
+        long largestPair = largestNeighbours(layout);
         PrecisionPolicy policy = PrecisionPolicy.FP32;
         long expectedPeak = policy.paramDtype().byteSize() * (layout.shardNumel() + largestPair);
         List<MemoryReport> reports = onRanks(dp, layout, policy, ZeroStage.THREE, (opt, stream) -> {
