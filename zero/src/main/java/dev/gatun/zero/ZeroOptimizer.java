@@ -24,7 +24,8 @@ import java.util.Objects;
  *   step()
  * </pre>
  * {@code gatherParameters}/{@code releaseParameters} are no-ops except in ZeRO-3 (all-gather the unit's shards into
- * a freshly allocated buffer / free it). {@code reduceGradients(u)} may be left to {@code step()}, which reduces every
+ * a freshly allocated buffer / free it); there {@code prefetchParameters(next)} after {@code gatherParameters(u)}
+ * starts the next unit's gather asynchronously, so that it overlaps unit u's computation. {@code reduceGradients(u)} may be left to {@code step()}, which reduces every
  * unit not yet reduced; calling it as each unit's backward ends is what keeps ZeRO-2/3 from holding the full
  * gradients of more than the units in flight, and overlaps the reduction with the rest of the backward: it starts
  * the unit's collective asynchronously ({@link Communicator#submit}) and returns; the reduction is waited for
