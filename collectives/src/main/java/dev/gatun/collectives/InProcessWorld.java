@@ -1,12 +1,8 @@
 package dev.gatun.collectives;
 
-import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code N} ranks as {@code N} threads of one JVM, sharing host memory: the CPU backend of {@link Communicator}.
@@ -95,46 +91,7 @@ public final class InProcessWorld implements AutoCloseable {
      */
     public <R> List<R> run(RankBody<R> body) {
         Objects.requireNonNull(body, "body must not be null");
-        Object[] results = new Object[size];
-        Throwable[] failures = new Throwable[size];
-        AtomicReference<Throwable> first = new AtomicReference<>();
-        AtomicInteger firstRank = new AtomicInteger(-1);
-        Thread[] threads = new Thread[size];
-        for (int r = 0; r < size; r++) {
-            int rank = r;
-            threads[r] = new Thread(() -> {
-                try {
-                    results[rank] = body.run(world[rank]);
-                } catch (Throwable t) {
-                    failures[rank] = t;
-                    if (first.compareAndSet(null, t)) {
-                        firstRank.set(rank);
-                        stop(threads, "rank " + rank + " of " + size + " failed: " + t, t);
-                    }
-                }
-            }, "gatun-rank-" + r);
-        }
-        for (Thread t : threads) {
-            t.start();
-        }
-        joinAll(threads);
-        Throwable primary = first.get();
-        if (primary != null) {
-            for (Throwable t : failures) {
-                if (t != null && t != primary) {
-                    primary.addSuppressed(t);
-                }
-            }
-            switch (primary) {
-                case RuntimeException e -> throw e;
-                case Error e -> throw e;
-                default -> throw new IllegalStateException("rank " + firstRank.get() + " of " + size + " failed: "
-                        + primary, primary);
-            }
-        }
-        @SuppressWarnings("unchecked")
-        List<R> out = (List<R>) Collections.unmodifiableList(Arrays.asList(results));
-        return out;
+        return RankThreads.run(size, "gatun-rank-", rank -> body.run(world[rank]), this::stop);
     }
 
     /**
@@ -168,33 +125,12 @@ public final class InProcessWorld implements AutoCloseable {
     }
 
     /** Aborts the world and interrupts the rank threads other than the current one. */
-    private void stop(Thread[] threads, String reason, Throwable cause) {
+    private void stop(String reason, Throwable cause, List<Thread> threads) {
         abort(reason, cause);
         for (Thread t : threads) {
             if (t != Thread.currentThread()) {
                 t.interrupt();
             }
-        }
-    }
-
-    /** Joins every rank; if the caller is interrupted meanwhile, stops the ranks first, so joining ends soon. */
-    private void joinAll(Thread[] threads) {
-        boolean interrupted = false;
-        for (Thread t : threads) {
-            while (true) {
-                try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
-                    if (!interrupted) {
-                        interrupted = true;
-                        stop(threads, "the thread running the world was interrupted", e);
-                    }
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 

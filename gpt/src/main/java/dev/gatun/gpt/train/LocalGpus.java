@@ -2,14 +2,13 @@ package dev.gatun.gpt.train;
 
 import dev.gatun.bindings.Cuda;
 import dev.gatun.collectives.CommOptions;
+import dev.gatun.collectives.RankThreads;
 import dev.gatun.collectives.nccl.NcclCommunicator;
 import dev.gatun.memory.CudaStream;
 import dev.gatun.memory.Device;
 import dev.gatun.ops.cuda.CudaBackendOptions;
 
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.OptionalDouble;
@@ -48,61 +47,18 @@ final class LocalGpus implements RankPlacement {
             List<NcclCommunicator> world = NcclCommunicator.initAll("world", streams, commOptions);
             // each rank destroys its own communicator on its own thread: ncclCommDestroy is collective within a
             // node, so one thread destroying them one after another would wait on itself
-            return onThreads(worldSize, r -> {
+            return RankThreads.run(worldSize, "gatun-gpu-rank-", r -> {
                 try {
                     return GpuRanks.run(world.get(r), streams.get(r), options, body);
                 } finally {
                     world.get(r).close();
                 }
+            }, (reason, cause, threads) -> {
+                // the others stop when their NCCL watchdog aborts the calls the failed rank never joined
             });
         } finally {
             streams.forEach(CudaStream::close);
         }
-    }
-
-    private interface RankCall<R> {
-        R call(int rank) throws Exception;
-    }
-
-    private static <R> List<R> onThreads(int n, RankCall<R> call) {
-        Object[] results = new Object[n];
-        Throwable[] failures = new Throwable[n];
-        Thread[] threads = new Thread[n];
-        for (int r = 0; r < n; r++) {
-            int rank = r;
-            threads[r] = new Thread(() -> {
-                try {
-                    results[rank] = call.call(rank);
-                } catch (Throwable t) {
-                    failures[rank] = t;
-                }
-            }, "gatun-gpu-rank-" + r);
-            threads[r].start();
-        }
-        for (Thread t : threads) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while the GPU ranks ran", e);
-            }
-        }
-        Throwable first = Arrays.stream(failures).filter(Objects::nonNull).findFirst().orElse(null);
-        if (first != null) {
-            for (Throwable t : failures) {
-                if (t != null && t != first) {
-                    first.addSuppressed(t);
-                }
-            }
-            switch (first) {
-                case RuntimeException e -> throw e;
-                case Error e -> throw e;
-                default -> throw new IllegalStateException("a GPU rank failed: " + first, first);
-            }
-        }
-        @SuppressWarnings("unchecked")
-        List<R> out = (List<R>) Collections.unmodifiableList(Arrays.asList(results));
-        return out;
     }
 
     @Override

@@ -116,8 +116,11 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
                     backend.cast(p.value(), parameters.view(p.name()));
                     if (fp32) {
                         p.bind(parameters.view(p.name()), p.grad());
-                    } else if (computeOnly.contains(p)) {
-                        p.dropValue();
+                    } else {
+                        if (computeOnly.contains(p)) {
+                            p.dropValue();
+                        }
+                        p.bindCompute(parameters.view(p.name()));
                     }
                 }
             }
@@ -178,7 +181,9 @@ public final class ShardedParameters implements LayerHooks, AutoCloseable {
                     if ((stale[u] || zero3) && !computeOnly.contains(p)) {
                         backend.cast(params.view(p.name()), p.value());
                     }
-                    p.bindCompute(params.view(p.name()));
+                    if (zero3) {
+                        p.bindCompute(params.view(p.name()));
+                    }
                 }
             }
             stale[u] = false;
