@@ -7,27 +7,14 @@ source "$root/jmh/jdk.sh"
 jar="$root/jmh/target/benchmarks.jar"
 [ -f "$jar" ] || (cd "$root" && mvn -q -B -ntp -DskipTests package -pl jmh -am) >&2
 n=${N:-8192}
-torch_ms=$(python3 - "$n" <<'PY'
-import sys, torch
-n = int(sys.argv[1])
-a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
-b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
-for _ in range(10): a @ b
-torch.cuda.synchronize()
-best = float("inf")
-for _ in range(5):
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(10): a @ b
-    end.record(); torch.cuda.synchronize()
-    best = min(best, start.elapsed_time(end) / 10)
-print(best)
-PY
-)
+python=${PYTHON:-python3}
+torch_line=$("$python" "$root/jmh/torch-matmul.py" "$n")
+echo "$torch_line" >&2
+torch_ms=$(echo "$torch_line" | sed -n 's/^torch.matmul bf16 [0-9]*^3: \([0-9.]*\) ms.*/\1/p')
 out=$(mktemp)
 "$JAVA" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -jar "$jar" CublasGemmBenchmark \
   -p n="$n" -rf json -rff "$out" >&2
-python3 - "$out" "$n" "$torch_ms" <<'PY'
+"$python" - "$out" "$n" "$torch_ms" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))[0]
 n, torch_ms = int(sys.argv[2]), float(sys.argv[3])

@@ -8,11 +8,12 @@ import picocli.CommandLine.Spec;
 /**
  * {@code gatun bench}: quick measurements on this machine. {@code gemm} times the CPU backend's GEMM, {@code comm} is
  * {@code gatun comm-bench} under another name (same options, same table), {@code train} measures training throughput
- * over in-process ranks and its scaling. Without a subcommand it prints its usage.
+ * over in-process ranks or local GPUs and its scaling, {@code kernels} times the NVRTC compile of the CUDA kernels.
+ * Without a subcommand it prints its usage.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, modelTransformer = BenchCommand.CommAlias.class,
-        description = "Quick benchmarks on this machine: gemm, comm (= comm-bench), train.",
-        subcommands = {GemmBenchCommand.class, TrainBenchCommand.class})
+        description = "Quick benchmarks on this machine: gemm, comm (= comm-bench), train, kernels.",
+        subcommands = {GemmBenchCommand.class, TrainBenchCommand.class, KernelBenchCommand.class})
 final class BenchCommand implements Runnable {
     @Spec
     CommandSpec spec;

@@ -9,6 +9,7 @@ import dev.gatun.gpt.train.StepMetrics;
 import dev.gatun.memory.MemoryCategory;
 
 import java.io.PrintWriter;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -60,6 +61,12 @@ final class TrainSummary {
         out.println("  (bf16/fp16: the layers keep fp32 gradients, 4 bytes per parameter beyond the formula, and fp32 "
                 + "copies of the parameters that are not GEMM weights; ZeRO-3's current states exclude the gathered "
                 + "layer)");
+        RankSummary largest = result.ranks().stream()
+                .max(Comparator.comparingLong(r -> r.memory().total().peakBytes())).orElseThrow();
+        out.printf(Locale.ROOT, "peak    rank %d: %.2f MiB in use at most (all categories at once), %.2f MiB reserved "
+                        + "at most (in use or cached); the largest of %d ranks%n", largest.rank(),
+                largest.memory().total().peakBytes() / MIB, largest.memory().reserved().peakBytes() / MIB,
+                result.ranks().size());
     }
 
     private static double peak(RankSummary r, MemoryCategory c) {

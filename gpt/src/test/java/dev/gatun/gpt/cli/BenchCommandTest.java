@@ -1,5 +1,6 @@
 package dev.gatun.gpt.cli;
 
+import dev.gatun.bindings.Cuda;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;
@@ -11,6 +12,7 @@ import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /** {@code gatun bench gemm | comm | train}: the tables, and one line on stderr with exit 2 for bad arguments. */
 @Timeout(30)
@@ -85,6 +87,15 @@ class BenchCommandTest {
         assertEquals(1, o.err().strip().lines().count(), o.err());
         assertTrue(o.err().contains(dev.gatun.bindings.Cuda.isAvailable() ? "the layout has 64 ranks but this "
                 + "machine has" : "--device cuda: no CUDA device: "), o.err());
+        assertEquals("", o.out());
+    }
+
+    @Test
+    void kernelsWithoutAGpuSayWhyInOneLine() {
+        assumeFalse(Cuda.isAvailable(), "a GPU is present");
+        Output o = run(1, "bench", "kernels", "--cache", "/tmp/gatun-kernel-cache-test");
+        assertEquals(1, o.err().strip().lines().count(), o.err());
+        assertTrue(o.err().startsWith("gatun bench kernels: no CUDA device: "), o.err());
         assertEquals("", o.out());
     }
 }

@@ -21,6 +21,7 @@ import dev.gatun.ops.VocabChecks;
 import dev.gatun.ops.VocabSlice;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
 
@@ -438,6 +439,18 @@ public final class CudaBackend implements Backend {
                 dv.close();
             }
         }
+    }
+
+    /**
+     * Compiles (or reads from the kernel cache directory) and loads every kernel family on this device now, instead
+     * of at each family's first launch: a job can pay the NVRTC cost before its first step, and a benchmark can time
+     * it. Families already loaded cost nothing and say so.
+     *
+     * @return one entry per family, in a fixed order, with where its image came from and how long it took
+     */
+    public List<KernelLoad> loadKernels() {
+        begin();
+        return kernels.loadAll();
     }
 
     private Tensor scratch(Shape shape, String owner) {

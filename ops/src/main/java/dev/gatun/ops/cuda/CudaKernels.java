@@ -19,6 +19,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -74,34 +76,57 @@ final class CudaKernels implements AutoCloseable {
     private synchronized MemorySegment function(Kernel kernel) {
         MemorySegment function = functions.get(kernel);
         if (function == null) {
-            MemorySegment module = modules.get(kernel.family);
-            if (module == null) {
-                Cuda.setDevice(device.ordinal());
-                module = CudaDriver.moduleLoadData(image(kernel.family));
-                modules.put(kernel.family, module);
-            }
-            function = CudaDriver.moduleGetFunction(module, kernel.symbol());
+            function = CudaDriver.moduleGetFunction(module(kernel.family, origin -> { }), kernel.symbol());
             functions.put(kernel, function);
         }
         return function;
     }
 
-    private byte[] image(Kernel.Family family) {
+    /** Loads every family's module now (compiling or reading what is not yet in this process), timing each. */
+    synchronized List<KernelLoad> loadAll() {
+        List<KernelLoad> loads = new ArrayList<>();
+        for (Kernel.Family family : Kernel.Family.values()) {
+            KernelLoad.Origin[] origin = {KernelLoad.Origin.LOADED};
+            long start = System.nanoTime();
+            module(family, o -> origin[0] = o);
+            loads.add(new KernelLoad(family.fileName(), origin[0], Duration.ofNanos(System.nanoTime() - start)));
+        }
+        return loads;
+    }
+
+    private MemorySegment module(Kernel.Family family, Consumer<KernelLoad.Origin> origin) {
+        MemorySegment module = modules.get(family);
+        if (module == null) {
+            Cuda.setDevice(device.ordinal());
+            module = CudaDriver.moduleLoadData(image(family, origin));
+            modules.put(family, module);
+        }
+        return module;
+    }
+
+    private byte[] image(Kernel.Family family, Consumer<KernelLoad.Origin> origin) {
         String source = KernelSources.source(family);
         List<String> options = options(architecture);
         String key = family.fileName() + "@" + architecture + "#" + digest(source + options + Nvrtc.version());
+        origin.accept(KernelLoad.Origin.PROCESS);
         return IMAGES.computeIfAbsent(key, k -> cacheDirectory
-                .map(dir -> loadOrCompile(dir, family, source, options, k))
-                .orElseGet(() -> compile(family, source, options)));
+                .map(dir -> loadOrCompile(dir, family, source, options, k, origin))
+                .orElseGet(() -> {
+                    origin.accept(KernelLoad.Origin.NVRTC);
+                    return compile(family, source, options);
+                }));
     }
 
-    private byte[] loadOrCompile(Path dir, Kernel.Family family, String source, List<String> options, String key) {
+    private byte[] loadOrCompile(Path dir, Kernel.Family family, String source, List<String> options, String key,
+                                 Consumer<KernelLoad.Origin> origin) {
         Path file = dir.resolve(family.name().toLowerCase(java.util.Locale.ROOT) + "-" + architecture + "-"
                 + key.substring(key.indexOf('#') + 1, key.indexOf('#') + 17) + ".cubin");
         try {
             if (Files.isRegularFile(file)) {
+                origin.accept(KernelLoad.Origin.DISK_CACHE);
                 return Files.readAllBytes(file);
             }
+            origin.accept(KernelLoad.Origin.NVRTC);
             byte[] image = compile(family, source, options);
             Files.createDirectories(dir);
             Path temp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");

@@ -19,12 +19,18 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -129,6 +135,26 @@ class CudaBackendGpuTest {
         }
         double error = Math.sqrt(num / Math.max(den, 1e-30));
         assertTrue(error <= tolerance, what + ": relative error " + error + " > " + tolerance);
+    }
+
+    @Test
+    void everyKernelFamilyLoadsOnceFromNvrtcOrTheProcessThenIsLoaded(@TempDir Path cache) {
+        try (CudaBackend cached = new CudaBackend(stream, memory, CudaBackendOptions.DEFAULT.withKernelCache(cache))) {
+            List<KernelLoad> first = cached.loadKernels();
+            assertEquals(Kernel.Family.values().length, first.size(), first.toString());
+            for (KernelLoad load : first) {
+                assertTrue(load.origin() == KernelLoad.Origin.NVRTC || load.origin() == KernelLoad.Origin.PROCESS,
+                        load.toString());
+            }
+            assertTrue(cached.loadKernels().stream().allMatch(l -> l.origin() == KernelLoad.Origin.LOADED));
+            long written = first.stream().filter(l -> l.origin() == KernelLoad.Origin.NVRTC).count();
+            try (var files = Files.list(cache)) {
+                assertEquals(written, files.filter(f -> f.toString().endsWith(".cubin")).count(),
+                        "every family compiled here is written to the cache");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
     }
 
     @Test
