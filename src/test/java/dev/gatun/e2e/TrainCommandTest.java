@@ -91,8 +91,12 @@ class TrainCommandTest {
         double[] all = losses(dir.resolve("straight/metrics.jsonl"));
         double[] tail = losses(dir.resolve("resumed/metrics.jsonl"));
         assertArrayEquals(java.util.Arrays.copyOfRange(all, 3, 6), tail);
-        Run changed = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--resume",
+        Run longer = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--resume",
                 dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("x").toString());
+        assertEquals(0, longer.exit(), longer.err());
+        assertTrue(longer.out().contains("stretches the same cosine over 9 steps"), longer.out());
+        Run changed = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--lr", "1e-3", "--resume",
+                dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("y").toString());
         assertEquals(2, changed.exit());
         assertTrue(changed.err().contains("was saved with learning_rate"), changed.err());
     }

@@ -1,16 +1,22 @@
 package dev.gatun.collectives.launch;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
 
 /**
  * The job's rendezvous store as one rank sees it: rank 0 hosts the {@link RendezvousServer} on
- * {@code MASTER_PORT} (all interfaces) and every rank, rank 0 included, connects a {@link RendezvousClient} to
+ * {@code MASTER_PORT} of the address {@code MASTER_ADDR} names ({@link #bindAddress}: loopback for a local job) and
+ * every rank, rank 0 included, connects a {@link RendezvousClient} to
  * {@code MASTER_ADDR:MASTER_PORT} with the job token. On top of the client sit the three patterns a launch needs:
  * {@link #exchange} (all-gather of small byte strings), {@link #barrier} and {@link #broadcastBytes} (rank 0's bytes
  * to all, e.g. the NCCL unique id under {@code "nccl-id/<group>"}).
@@ -50,9 +56,7 @@ public final class RendezvousStore implements AutoCloseable {
      * @throws RendezvousException if rank 0 cannot bind {@code MASTER_PORT} or the connection fails
      */
     public static RendezvousStore open(TorchrunEnvironment env, Duration timeout) {
-        RendezvousServer server = env.rank() == 0
-                ? RendezvousServer.start(new InetSocketAddress(env.masterPort()), env.jobToken())
-                : null;
+        RendezvousServer server = env.rank() == 0 ? RendezvousServer.start(bindAddress(env), env.jobToken()) : null;
         boolean ok = false;
         try {
             RendezvousClient client =
@@ -64,6 +68,48 @@ public final class RendezvousStore implements AutoCloseable {
                 server.close();
             }
         }
+    }
+
+    /**
+     * Where rank 0's server listens: on {@code MASTER_ADDR} itself when that is an address of this machine (a
+     * loopback address for a local job, so no other host can connect), else on every interface (the name reaches
+     * this host through DNS or NAT that the machine cannot see). Never blocks for long: a name that does not
+     * resolve listens on every interface, and connecting then says what failed.
+     */
+    public static InetSocketAddress bindAddress(TorchrunEnvironment env) {
+        try {
+            InetAddress address = InetAddress.getByName(env.masterAddr());
+            if (address.isLoopbackAddress() || NetworkInterface.getByInetAddress(address) != null) {
+                return new InetSocketAddress(address, env.masterPort());
+            }
+        } catch (UnknownHostException | SocketException e) {
+            // not an address of this machine that Java can see: listen everywhere
+        }
+        return new InetSocketAddress(env.masterPort());
+    }
+
+    /**
+     * On rank 0, a warning when its server would listen beyond loopback with no job token (any host that reaches the
+     * port could read and write the job's keys); empty otherwise.
+     */
+    public static Optional<String> exposureWarning(TorchrunEnvironment env) {
+        if (env.rank() != 0 || !env.jobToken().isEmpty()) {
+            return Optional.empty();
+        }
+        InetSocketAddress bind = bindAddress(env);
+        if (!bind.getAddress().isAnyLocalAddress() && bind.getAddress().isLoopbackAddress()) {
+            return Optional.empty();
+        }
+        return Optional.of("the rendezvous store listens on " + (bind.getAddress().isAnyLocalAddress()
+                ? "every interface" : bind.getAddress().getHostAddress()) + ", port " + env.masterPort()
+                + ", with no job token: any host that reaches it can join this job; set "
+                + TorchrunEnvironment.JOB_TOKEN + " to the same secret in every rank's environment (gatun launch "
+                + "makes one itself), or MASTER_ADDR=127.0.0.1 for a job on this machine only");
+    }
+
+    /** Where this rank's server listens (rank 0), or empty on the other ranks. */
+    public Optional<InetSocketAddress> serverAddress() {
+        return Optional.ofNullable(server).map(RendezvousServer::address);
     }
 
     /** The launch environment this store was opened with. */

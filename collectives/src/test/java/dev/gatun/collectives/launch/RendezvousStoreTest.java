@@ -6,13 +6,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -193,5 +198,54 @@ class RendezvousStoreTest {
         } catch (IOException e) {
             return true;
         }
+    }
+
+    @Test
+    void aLocalJobListensOnLoopbackOnlyAndNeedsNoToken() throws IOException {
+        int port;
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        var env = new TorchrunEnvironment(0, 1, 0, 1, "127.0.0.1", port, "");
+        assertTrue(RendezvousStore.bindAddress(env).getAddress().isLoopbackAddress());
+        assertEquals(Optional.empty(), RendezvousStore.exposureWarning(env));
+        try (var store = RendezvousStore.open(env, LONG)) {
+            var bound = store.serverAddress().orElseThrow();
+            assertTrue(bound.getAddress().isLoopbackAddress(), "bound to " + bound);
+            for (InetAddress other : nonLoopbackAddresses()) { // this machine's other addresses cannot reach it
+                try (var socket = new Socket()) {
+                    assertThrows(IOException.class, () -> socket.connect(new InetSocketAddress(other, port), 2000),
+                            "reachable on " + other);
+                }
+            }
+        }
+    }
+
+    @Test
+    void listeningBeyondLoopbackWithoutATokenIsWarnedAboutWithTheFix() throws IOException {
+        var everywhere = new TorchrunEnvironment(0, 2, 0, 1, "node-that-does-not-resolve.invalid", 29500, "");
+        assertTrue(RendezvousStore.bindAddress(everywhere).getAddress().isAnyLocalAddress());
+        String warning = RendezvousStore.exposureWarning(everywhere).orElseThrow();
+        assertTrue(warning.contains("every interface") && warning.contains(TorchrunEnvironment.JOB_TOKEN), warning);
+        var withToken = new TorchrunEnvironment(0, 2, 0, 1, "node-that-does-not-resolve.invalid", 29500, "s3cret");
+        assertEquals(Optional.empty(), RendezvousStore.exposureWarning(withToken));
+        var otherRank = new TorchrunEnvironment(1, 2, 0, 1, "node-that-does-not-resolve.invalid", 29500, "");
+        assertEquals(Optional.empty(), RendezvousStore.exposureWarning(otherRank), "only rank 0 listens");
+        for (InetAddress own : nonLoopbackAddresses()) { // an address of this machine: listen there only, and warn
+            var env = new TorchrunEnvironment(0, 2, 0, 1, own.getHostAddress(), 29500, "");
+            assertEquals(own, RendezvousStore.bindAddress(env).getAddress());
+            assertTrue(RendezvousStore.exposureWarning(env).orElseThrow().contains(own.getHostAddress()));
+        }
+    }
+
+    private static List<InetAddress> nonLoopbackAddresses() throws IOException {
+        List<InetAddress> addresses = new ArrayList<>();
+        for (var nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            if (nic.isUp() && !nic.isLoopback()) {
+                Collections.list(nic.getInetAddresses()).stream()
+                        .filter(a -> a instanceof Inet4Address).forEach(addresses::add);
+            }
+        }
+        return addresses;
     }
 }

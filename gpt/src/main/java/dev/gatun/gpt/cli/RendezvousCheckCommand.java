@@ -70,6 +70,7 @@ final class RendezvousCheckCommand implements Callable<Integer> {
     private int check(TorchrunEnvironment env, PrintWriter out, PrintWriter err) {
         // Closed only on success: rank 0's close waits for every rank to leave, which after a failure never happens.
         // A rank that fails ends its process, and that drops its connections.
+        RendezvousStore.exposureWarning(env).ifPresent(w -> err.println("gatun rendezvous-check: warning: " + w));
         RendezvousStore store = RendezvousStore.open(env, timeout);
         RendezvousStore.barrier(store.client(), "rendezvous-check", env.worldSize(), timeout);
         out.println("rank " + env.rank() + " of " + env.worldSize() + " joined the rendezvous at " + env.masterAddr()

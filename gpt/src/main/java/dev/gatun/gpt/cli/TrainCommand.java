@@ -1,6 +1,7 @@
 package dev.gatun.gpt.cli;
 
 import dev.gatun.collectives.CommOptions;
+import dev.gatun.collectives.launch.RendezvousStore;
 import dev.gatun.collectives.launch.TorchrunEnvironment;
 import dev.gatun.gpt.checkpoint.CheckpointDirectory;
 import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
@@ -13,6 +14,7 @@ import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.report.LearningRateSchedule;
 import dev.gatun.gpt.train.Mfu;
 import dev.gatun.gpt.train.RankPlacement;
+import dev.gatun.gpt.train.RunLock;
 import dev.gatun.gpt.train.Training;
 import dev.gatun.gpt.train.ParallelLayout;
 import dev.gatun.gpt.train.ScheduleKind;
@@ -33,6 +35,7 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalDouble;
@@ -114,8 +117,12 @@ public final class TrainCommand implements Callable<Integer> {
     long saveEvery;
     @Option(names = "--keep", defaultValue = "2", description = "checkpoints to keep (default ${DEFAULT-VALUE})")
     int keep;
-    @Option(names = "--resume", description = "continue from the newest checkpoint in this directory (same layout)")
+    @Option(names = "--resume", description = "continue from a checkpoint: a run's --out folder or its checkpoints "
+            + "folder (the newest verified checkpoint), or one step-N folder; any layout of the same model")
     Path resume;
+    @Option(names = "--overwrite", description = "delete the checkpoints of other runs found in OUT/checkpoints "
+            + "instead of refusing to start")
+    boolean overwrite;
     @Option(names = "--init-hf", description = "start from a Hugging Face GPT-2 safetensors file (same model shape)")
     Path initHf;
     @Option(names = "--export-hf", description = "at the end, write the model as a Hugging Face GPT-2 safetensors file")
@@ -149,16 +156,63 @@ public final class TrainCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
                 setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
         out.flush();
+        setup.resumed.ifPresent(found -> describeResume(out, found, setup));
+        out.flush();
+        RunLock lock;
+        try {
+            lock = setup.locks ? RunLock.acquire(this.out) : null;
+        } catch (IllegalStateException e) {
+            err.println("gatun train: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        try {
+            if (lock != null) {
+                lock.replacedStaleOwner().ifPresent(o -> out.println("lock    took over the stale lock of " + o));
+            }
+            for (long step : setup.locks ? setup.otherRuns : List.<Long>of()) { // --overwrite; one process deletes
+                setup.saveTo.delete(step);
+                out.println("removed " + setup.saveTo.stepDirectory(step) + " (another run's, --overwrite)");
+            }
+            return train(setup, out, err);
+        } finally {
+            if (lock != null) {
+                lock.close();
+            }
+        }
+    }
+
+    private void describeResume(PrintWriter out, CheckpointDirectory.Found found, Setup setup) {
+        for (String rejected : found.rejected()) {
+            out.println("resume  skipped a newer checkpoint that fails verification: " + rejected);
+        }
+        var info = found.info();
+        out.printf(Locale.ROOT, "resume  %s: step %d, saved in %s (%d rank%s)%s%n", info.directory(), info.step(),
+                info.layout(), info.worldSize(), info.worldSize() == 1 ? "" : "s",
+                info.layout().equals(setup.layout.toString()) ? ""
+                        : "; resharded into this run's layout");
+        String saved = info.extra().get(Training.TOTAL_STEPS);
+        if (saved != null && !saved.equals(Long.toString(steps)) && steps > info.step()) {
+            long total = Long.parseLong(saved);
+            var schedule = setup.options.learningRate();
+            double before = new LearningRateSchedule(lr, minLr, schedule.warmupSteps(), total).at(info.step());
+            double now = schedule.at(info.step());
+            out.printf(Locale.ROOT, "resume  the checkpoint's learning-rate schedule decays over %d steps; this run "
+                    + "stretches the same cosine over %d steps, so at step %d the learning rate is %.3g (it was "
+                    + "%.3g) and reaches %.3g at step %d%n", total, steps, info.step(), now, before, minLr, steps);
+        }
+    }
+
+    private Integer train(Setup setup, PrintWriter out, PrintWriter err) {
         Training.Result result;
         boolean console = System.console() != null;
         long every = Math.max(1, steps / 10);
         try (ProgressBar bar = progressBar(console)) {
             var training = new Training(setup.config, setup.layout, setup.options,
                     CommOptions.DEFAULT.withTimeout(timeout)).withPlacement(setup.placement);
-            if (saveEvery > 0 || resume != null) {
-                Path dir = resume != null ? resume : this.out.resolve("checkpoints");
-                training = training.withCheckpointing(new Checkpointing(new CheckpointDirectory(dir, keep), saveEvery,
-                        resume != null));
+            if (saveEvery > 0 || setup.resumed.isPresent()) {
+                training = training.withCheckpointing(new Checkpointing(setup.saveTo, saveEvery,
+                        setup.resumed.orElse(null)));
             }
             result = training.run(setup.dataset, steps, m -> {
                         String line = String.format(Locale.ROOT, "loss %.4f  %,.0f tok/s", m.loss(),
@@ -219,7 +273,9 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     private record Setup(GptConfig config, ParallelLayout layout, TrainOptions options, TokenDataset dataset,
-                         String dataName, String tokenizerName, RankPlacement placement, Optional<Mfu> mfu) {
+                         String dataName, String tokenizerName, RankPlacement placement, Optional<Mfu> mfu,
+                         Optional<CheckpointDirectory.Found> resumed, CheckpointDirectory saveTo, List<Long> otherRuns,
+                         boolean locks) {
     }
 
     /** CPU threads, or GPUs: this process one rank under torchrun's variables, else one thread per local GPU. */
@@ -232,6 +288,12 @@ public final class TrainCommand implements Callable<Integer> {
                 if (tf32) {
                     throw new IllegalArgumentException("--tf32 is for --device cuda");
                 }
+                if (TorchrunEnvironment.isPresent(System.getenv()) && TorchrunEnvironment.fromSystem().worldSize() > 1) {
+                    throw new IllegalArgumentException("--device cpu runs every rank as a thread of one process, so "
+                            + "under gatun launch or torchrun (WORLD_SIZE=" + TorchrunEnvironment.fromSystem()
+                            .worldSize() + ") each process would run the whole job: run train without launch (--dp, "
+                            + "--tp and --pp make the ranks) or use --device cuda");
+                }
                 return RankPlacement.cpuThreads();
             }
             case "cuda" -> {
@@ -243,7 +305,12 @@ public final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--export-hf needs every rank in one process; under gatun "
                             + "launch / torchrun save checkpoints (--save-every) instead");
                 }
-                return RankPlacement.torchrunProcess(TorchrunEnvironment.fromSystem(), timeout, options);
+                TorchrunEnvironment env = TorchrunEnvironment.fromSystem();
+                RendezvousStore.exposureWarning(env).ifPresent(w -> {
+                    spec.commandLine().getErr().println("gatun train: warning: " + w);
+                    spec.commandLine().getErr().flush();
+                });
+                return RankPlacement.torchrunProcess(env, timeout, options);
             }
             default -> throw new IllegalArgumentException("unknown --device '" + device + "': use cpu or cuda");
         }
@@ -251,8 +318,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     private Setup setup() {
         RankPlacement placement = placement();
-        if (resume != null && !java.nio.file.Files.isDirectory(resume)) {
-            throw new IllegalArgumentException("--resume " + resume + " is not a directory");
+        if (resume != null && initHf != null) {
+            throw new IllegalArgumentException("--resume and --init-hf both say where the weights come from: pass one");
         }
         if (keep < 1 || saveEvery < 0) {
             throw new IllegalArgumentException("--keep must be >= 1 and --save-every >= 0");
@@ -283,8 +350,18 @@ public final class TrainCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("unknown --precision '" + precision
                     + "': use fp32, bf16 or fp16");
         };
-        var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr,
-                warmup != null ? warmup : Math.min(10, steps), steps), clip,
+        Optional<CheckpointDirectory.Found> resumed = Optional.empty();
+        if (resume != null) {
+            try {
+                resumed = Optional.of(CheckpointDirectory.locate(resume));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--resume " + resume + ": " + e.getMessage());
+            }
+        }
+        String savedWarmup = resumed.map(f -> f.info().extra().get(Training.WARMUP_STEPS)).orElse(null);
+        long warmupSteps = warmup != null ? warmup : savedWarmup != null ? Long.parseLong(savedWarmup)
+                : Math.min(10, steps);
+        var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr, warmupSteps, steps), clip,
                 weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(config, initHf) : null);
         TokenDataset dataset = data != null ? TokenDataset.fromFile(data, t)
                 : TokenDataset.fromText(ArithmeticCorpus.generate(seed, 20_000), t);
@@ -293,11 +370,31 @@ public final class TrainCommand implements Callable<Integer> {
                     + (config.seqLen() + 1) + ": use a larger --data file or a smaller --seq-len");
         }
         placement.check(layout.worldSize());
+        OutputPaths.checkFolder("--out", out);
+        CheckpointDirectory saveTo = new CheckpointDirectory(out.resolve("checkpoints"), keep);
+        List<Long> otherRuns = List.of();
+        if (saveEvery > 0) {
+            OutputPaths.checkFolder("--save-every's folder", saveTo.root());
+            String continuing = resumed.map(f -> f.info().runId()).orElse("");
+            otherRuns = saveTo.committedSteps().stream()
+                    .filter(st -> continuing.isEmpty() || !continuing.equals(saveTo.runIdOf(st))).toList();
+            if (!otherRuns.isEmpty() && !overwrite) {
+                throw new IllegalArgumentException("--out " + out + " holds checkpoints of another run ("
+                        + saveTo.stepDirectory(otherRuns.getLast()).getFileName() + (otherRuns.size() > 1 ? " and "
+                        + (otherRuns.size() - 1) + " more" : "") + "), which this run's saves could mix with or "
+                        + "prune: --resume " + out + " continues that run, --overwrite deletes them, or choose another "
+                        + "--out");
+            }
+        }
+        if (exportHf != null) {
+            OutputPaths.checkFile("--export-hf", exportHf);
+        }
+        boolean locks = !TorchrunEnvironment.isPresent(System.getenv()) || TorchrunEnvironment.fromSystem().rank() == 0;
         OptionalDouble peak = peakTflops != null ? OptionalDouble.of(peakTflops * 1e12) : placement.peakFlopsPerRank();
         Optional<Mfu> mfu = peak.isPresent()
                 ? Optional.of(new Mfu(config.flopsPerToken(), peak.getAsDouble(), layout.worldSize()))
                 : Optional.empty();
         return new Setup(config, layout, options, dataset, data != null ? data.toString() : "generated arithmetic",
-                t.name(), placement, mfu);
+                t.name(), placement, mfu, resumed, saveTo, otherRuns, locks);
     }
 }

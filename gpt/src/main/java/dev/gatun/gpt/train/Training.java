@@ -25,6 +25,10 @@ import java.util.function.Consumer;
  * processes of a torchrun-style job.
  */
 public final class Training {
+    /** The extra key of a checkpoint's schedule length: a resumed run may be longer. */
+    public static final String TOTAL_STEPS = "total_steps";
+    /** The extra key of a checkpoint's warm-up steps: a resumed run keeps them. */
+    public static final String WARMUP_STEPS = "warmup_steps";
     /**
      * The run's steps (as the reporting rank saw them), the memory of each rank this process ran, the pipeline schedule
      * run and the last step's measured pipeline timeline (the pipeline of dp 0, tp 0; milliseconds; null when this
@@ -88,36 +92,42 @@ public final class Training {
         trainer.saveState(dir.rankFile(nextStep, world.rank()), nextStep);
         world.barrier();
         if (world.rank() == 0) {
-            dir.commit(nextStep, world.size(), layout.toString(), config.toString(), settings());
+            Map<String, String> extra = new java.util.LinkedHashMap<>(settings());
+            extra.put(TOTAL_STEPS, Long.toString(options.learningRate().totalSteps()));
+            dir.commit(nextStep, world.size(), layout.toString(), config.toString(), checkpointing.runId(), extra);
         }
         world.barrier();
     }
 
-    /** What a checkpoint records of the run besides model and layout; a resume must have the same. */
+    /**
+     * What a checkpoint records of the run besides model and layout, that a resume must have the same: the
+     * learning-rate schedule without its length ({@value #TOTAL_STEPS}, recorded apart), so a resumed run may be
+     * longer.
+     */
     private Map<String, String> settings() {
+        var lr = options.learningRate();
         return Map.of("seed", Long.toString(options.seed()), "batch", Integer.toString(options.batchSequences()),
-                "learning_rate", options.learningRate().toString(), "precision", options.policy().name());
+                "learning_rate", "peak " + lr.maxLr() + ", min " + lr.minLr(),
+                WARMUP_STEPS, Long.toString(lr.warmupSteps()), "precision", options.policy().name());
     }
 
     /**
-     * The newest checkpoint, verified once before the ranks start, or null when there is none.
+     * The checkpoint to resume from, checked against this run, or null when there is none.
      *
-     * @throws IllegalArgumentException when it is corrupt or of another model or settings
+     * @throws IllegalArgumentException when it is of another model or settings
      */
     private CheckpointDirectory.Info resumePoint() {
-        CheckpointDirectory dir = checkpointing.directory();
-        var latest = dir.latest();
-        if (latest.isEmpty()) {
+        if (checkpointing.resumeFrom() == null) {
             return null;
         }
-        var info = latest.get();
+        var info = checkpointing.resumeFrom().info();
         if (!info.model().equals(config.toString())) {
-            throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " is of the model "
+            throw new IllegalArgumentException("the checkpoint " + info.directory() + " is of the model "
                     + info.model() + ", not " + config);
         }
         for (var e : settings().entrySet()) {
             if (!e.getValue().equals(info.extra().get(e.getKey()))) {
-                throw new IllegalArgumentException("the checkpoint " + dir.stepDirectory(info.step()) + " was saved "
+                throw new IllegalArgumentException("the checkpoint " + info.directory() + " was saved "
                         + "with " + e.getKey() + " " + info.extra().get(e.getKey()) + ", this run has " + e.getValue()
                         + ": resume with the same settings");
             }
@@ -127,13 +137,12 @@ public final class Training {
 
     /** Restores checkpoint {@code info} into this rank (resharding when the layout differs); returns its step. */
     private long restore(RankTrainer trainer, Communicator world, CheckpointDirectory.Info info) {
-        CheckpointDirectory dir = checkpointing.directory();
         if (info.layout().equals(layout.toString()) && info.worldSize() == world.size()) {
-            trainer.restoreState(dir.rankFile(info.step(), world.rank()));
+            trainer.restoreState(info.rankFile(world.rank()));
         } else {
             List<java.nio.file.Path> files = new java.util.ArrayList<>();
             for (int r = 0; r < info.worldSize(); r++) {
-                files.add(dir.rankFile(info.step(), r));
+                files.add(info.rankFile(r));
             }
             trainer.restoreResharded(files);
         }
@@ -151,7 +160,7 @@ public final class Training {
         PipelineExecutor[] executor = new PipelineExecutor[1];
         PipelineResult[] lastPipeline = new PipelineResult[layout.pp()];
         ModelWeights weights = collectWeights ? new ModelWeights() : null;
-        CheckpointDirectory.Info resumeFrom = checkpointing != null && checkpointing.resume() ? resumePoint() : null;
+        CheckpointDirectory.Info resumeFrom = checkpointing != null ? resumePoint() : null;
         boolean[] reporter = new boolean[1];
         List<RankSummary> ranks = placement.run(layout.worldSize(), commOptions, rank -> {
             Communicator world = rank.world();

@@ -94,16 +94,19 @@ class ResumeTest {
         // a save of step 4 that died after rank 0 wrote its file: no checkpoint.json, so step 3 is still the latest
         Files.createDirectories(directory.stepDirectory(4));
         Files.copy(directory.rankFile(3, 0), directory.rankFile(4, 0));
-        assertEquals(3, directory.latest().orElseThrow().step());
+        assertEquals(3, directory.newestVerified().orElseThrow().info().step());
 
         Path file = directory.rankFile(3, 1);
         byte[] bytes = Files.readAllBytes(file);
         bytes[bytes.length - 5] ^= 0x40;
         Files.write(file, bytes);
-        var e = assertThrows(IllegalArgumentException.class, directory::latest);
+        var e = assertThrows(IllegalArgumentException.class, () -> directory.verify(3));
         assertEquals("checkpoint file " + file + " fails its checksum (corrupt)", e.getMessage());
+        var found = directory.newestVerified().orElseThrow();
+        assertEquals(2, found.info().step(), "falls back to the newest checkpoint that verifies");
+        assertEquals(List.of("checkpoint file " + file + " fails its checksum (corrupt)"), found.rejected());
         Files.write(file, Arrays.copyOf(bytes, bytes.length - 9), StandardOpenOption.TRUNCATE_EXISTING);
-        e = assertThrows(IllegalArgumentException.class, directory::latest);
+        e = assertThrows(IllegalArgumentException.class, () -> directory.verify(3));
         assertTrue(e.getMessage().startsWith("checkpoint file " + file + " has "), e.getMessage());
         assertEquals(2, directory.verify(2).step(), "the older checkpoint still verifies");
     }
