@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CommBenchCommandTest {
     private static String run(int expectedExit, String... args) {
         StringWriter out = new StringWriter();
-        CommandLine cli = new CommandLine(new GatunCli());
+        CommandLine cli = GatunCli.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(out));
         assertEquals(expectedExit, cli.execute(args), out::toString);
@@ -50,6 +50,13 @@ class CommBenchCommandTest {
         }
         String text = run(0, "comm-bench", "--backend", "nccl");
         assertTrue(text.contains("needs at least 2 CUDA GPUs"), text);
+    }
+
+    @Test
+    void sizesTakeTheSuffixesOfNcclTests() {
+        String text = run(0, "comm-bench", "--ranks", "2", "--op", "all_reduce", "-b", "1K", "-e", "4KiB", "-f", "4",
+                "-n", "1", "-w", "0");
+        assertTrue(text.contains("# all_reduce, 2 ranks, 4096 B"), text);
     }
 
     @Test

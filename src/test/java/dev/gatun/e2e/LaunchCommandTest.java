@@ -30,7 +30,7 @@ class LaunchCommandTest {
     private static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new GatunCli());
+        CommandLine cli = GatunCli.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(err));
         long start = System.nanoTime();

@@ -109,7 +109,7 @@ class TrainCheckpointCommandTest {
     void cpuTrainingUnderALaunchOfTwoProcessesIsRefused(@TempDir Path dir) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new GatunCli());
+        CommandLine cli = GatunCli.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(err));
         int exit = cli.execute("launch", "--nproc", "2", "--timeout", "90s", "--", "train", "--dp", "2", "--steps", "1",

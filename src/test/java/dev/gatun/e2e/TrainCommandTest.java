@@ -32,7 +32,7 @@ class TrainCommandTest {
     static Run train(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new GatunCli());
+        CommandLine cli = GatunCli.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(err));
         String[] all = new String[args.length + 1];
@@ -63,6 +63,21 @@ class TrainCommandTest {
             assertTrue(r.out().contains(dir.resolve(f).toString()), "prints the path of " + f + ":\n" + r.out());
         }
         assertTrue(r.out().contains("model states"), r.out());
+        assertTrue(Files.getPosixFilePermissions(dir.resolve("loss.svg"))
+                .contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ), "charts are readable like outputs");
+    }
+
+    /** The README's main job: its loss falls without a spike above the first step's (3e-3 spiked to 12.6). */
+    @Test
+    void theDefaultRunFallsWithoutASpike(@TempDir Path dir) throws IOException {
+        Run r = train("--out", dir.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        double[] l = losses(dir.resolve("metrics.jsonl"));
+        assertEquals(150, l.length);
+        for (int i = 1; i < l.length; i++) {
+            assertTrue(l[i] <= l[0], "step " + i + ": loss " + l[i] + " above the first step's " + l[0]);
+        }
+        assertTrue(l[l.length - 1] < 2.5, "falls to about 2.2-2.3: " + l[l.length - 1]);
     }
 
     @Test
@@ -74,7 +89,8 @@ class TrainCommandTest {
             assertTrue(r.out().contains("\n  " + rank + "    ("), "memory row of rank " + rank + ":\n" + r.out());
         }
         String gantt = Files.readString(dir.resolve("pipeline.svg"));
-        assertTrue(gantt.contains("rank 1"), "the Gantt chart has both pipeline ranks");
+        assertTrue(gantt.contains(">stage 0 (ranks ") && gantt.contains(">stage 1 (ranks "),
+                "the Gantt chart has a lane per pipeline stage, with the ranks it stands for");
     }
 
     @Test
@@ -95,7 +111,7 @@ class TrainCommandTest {
                 dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("x").toString());
         assertEquals(0, longer.exit(), longer.err());
         assertTrue(longer.out().contains("stretches the same cosine over 9 steps"), longer.out());
-        Run changed = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--lr", "1e-3", "--resume",
+        Run changed = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--lr", "2e-3", "--resume",
                 dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("y").toString());
         assertEquals(2, changed.exit());
         assertTrue(changed.err().contains("was saved with learning_rate"), changed.err());

@@ -20,8 +20,8 @@ public enum MemoryCategory {
     /** Short-lived scratch space: GEMM workspaces, kernel temporaries. */
     WORKSPACE;
 
-    /** The lower-case name used in reports, e.g. {@code "optimizer_state"}. */
+    /** The name in words used in reports and charts, e.g. {@code "optimizer state"}. */
     public String label() {
-        return name().toLowerCase(Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT).replace('_', ' ');
     }
 }

@@ -79,7 +79,7 @@ class HostAllocatorTest {
         MemoryLeakException leak = assertThrows(MemoryLeakException.class, allocator::close);
         assertEquals("""
                 HostAllocator closed with 1 live allocation holding 3145728 bytes (3.00 MiB):
-                  #1 owner 'adam.v' optimizer_state 3145728 bytes (3.00 MiB)""", leak.getMessage());
+                  #1 owner 'adam.v' optimizer state 3145728 bytes (3.00 MiB)""", leak.getMessage());
 
         IllegalStateException closed = assertThrows(IllegalStateException.class,
                 () -> allocator.allocate(MemoryCategory.WORKSPACE, "late", 8));

@@ -24,7 +24,7 @@ class MemoryReportTest {
         assertEquals(row("memory", "current", "peak"), lines[0]);
         assertEquals(row("parameters", "12.00 MiB", "12.00 MiB"), lines[1]);
         assertEquals(row("gradients", "0 B", "0 B"), lines[2]);
-        assertEquals(row("optimizer_state", "3.00 GiB", "3.00 GiB"), lines[3]);
+        assertEquals(row("optimizer state", "3.00 GiB", "3.00 GiB"), lines[3]);
         assertEquals(row("activations", "0 B", "1.50 KiB"), lines[4]);
         assertTrue(lines[5].startsWith("communication"), table);
         assertTrue(lines[6].startsWith("workspace"), table);

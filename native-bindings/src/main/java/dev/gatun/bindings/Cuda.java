@@ -38,6 +38,12 @@ public final class Cuda {
                 int status = cuda_runtime_api_h.cudaGetDeviceCount(count);
                 if (status != cuda_runtime_api_h.cudaSuccess()) {
                     cuda_runtime_api_h.cudaGetLastError(); // clear it, so that later calls start clean
+                    if (status == cuda_runtime_api_h.cudaErrorInsufficientDriver()
+                            && NativeLibraries.failure(NativeLibrary.CUDA_DRIVER).isPresent()) {
+                        // the runtime says "insufficient" when there is no driver at all: say the true reason
+                        return new Availability(0, "no CUDA driver installed ("
+                                + NativeLibrary.CUDA_DRIVER.sonames().getFirst() + " cannot be loaded)");
+                    }
                     return new Availability(0, exception("cudaGetDeviceCount", status).getMessage());
                 }
                 int n = count.get(ValueLayout.JAVA_INT, 0);

@@ -11,10 +11,10 @@ import java.util.Locale;
  * tooltip with its start and end.
  *
  * <p>Use {@code svg(ScheduleSimulator.simulate(schedule, costs))}, with {@link CostModel#measured} for measured
- * durations.
+ * durations, and {@link #svg(Timeline, Labels)} to name the time unit and the lanes. The title gives the makespan
+ * in that unit and, with more than one pipeline rank, the mean bubble fraction.
  */
 public final class GanttChart {
-    private static final double LEFT = 70;
     private static final double TOP = 44;
     private static final double WIDTH = 960;
     private static final double LANE = 28;
@@ -24,20 +24,48 @@ public final class GanttChart {
     private GanttChart() {
     }
 
-    /** The chart as a standalone SVG document. */
+    /**
+     * What the chart calls its axis unit and its lanes.
+     *
+     * @param unit the timeline's time unit, e.g. {@code "ms"}
+     * @param rows one name per pipeline rank, e.g. {@code "stage 0 (ranks 0, 1)"}
+     */
+    public record Labels(String unit, List<String> rows) {
+        public Labels {
+            java.util.Objects.requireNonNull(unit, "unit");
+            rows = List.copyOf(rows);
+        }
+
+        /** Lanes named {@code pipeline rank r}, time in {@code unit}. */
+        public static Labels of(String unit, int ranks) {
+            return new Labels(unit, java.util.stream.IntStream.range(0, ranks).mapToObj(r -> "pipeline rank " + r)
+                    .toList());
+        }
+    }
+
+    /** The chart as a standalone SVG document, time in the cost model's units. */
     public static String svg(Timeline timeline) {
+        return svg(timeline, Labels.of("time units", timeline.schedule().ranks()));
+    }
+
+    /** The chart as a standalone SVG document, with the unit and lane names of {@code labels}. */
+    public static String svg(Timeline timeline, Labels labels) {
         Schedule schedule = timeline.schedule();
         int p = schedule.ranks();
+        if (labels.rows().size() != p) {
+            throw new IllegalArgumentException(labels.rows().size() + " lane names for " + p + " pipeline ranks");
+        }
+        double left = 16 + labels.rows().stream().mapToInt(String::length).max().orElse(4) * CHAR_WIDTH;
         int m = schedule.microBatches();
         double makespan = timeline.makespan();
         double scale = makespan > 0 ? WIDTH / makespan : 1;
         double lanesBottom = TOP + p * (LANE + GAP);
-        double legendTop = lanesBottom + 36;
-        int legendRows = (m + 11) / 12 + 1;
+        double legendTop = lanesBottom + 48;
+        int legendRows = (m + 7) / 8 + 1;
         double height = legendTop + legendRows * 20 + 10;
 
         StringBuilder svg = new StringBuilder();
-        svg.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(num(LEFT + WIDTH + 20))
+        svg.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(num(left + WIDTH + 20))
                 .append("\" height=\"").append(num(height)).append("\" font-family=\"sans-serif\" font-size=\"11\">\n");
         svg.append("<defs>\n");
         for (int mb = 0; mb < m; mb++) {
@@ -45,31 +73,32 @@ public final class GanttChart {
         }
         hatch(svg, "hatch-legend", "#888888");
         svg.append("</defs>\n");
-        svg.append("<text x=\"").append(num(LEFT)).append("\" y=\"20\" font-size=\"14\">")
-                .append(escape(schedule.summary())).append(" — makespan ").append(num(makespan))
-                .append(", bubble ").append(percent(timeline, p)).append("</text>\n");
+        svg.append("<text class=\"title\" x=\"").append(num(left)).append("\" y=\"20\" font-size=\"14\">")
+                .append(escape(schedule.summary())).append(" — makespan ").append(num(makespan)).append(' ')
+                .append(escape(labels.unit())).append(p > 1 ? ", bubble " + percent(timeline, p) : "")
+                .append("</text>\n");
 
         for (int r = 0; r < p; r++) {
             double y = TOP + r * (LANE + GAP);
-            svg.append("<text x=\"8\" y=\"").append(num(y + LANE / 2 + 4)).append("\">rank ").append(r)
-                    .append("</text>\n");
-            svg.append("<rect class=\"lane\" x=\"").append(num(LEFT)).append("\" y=\"").append(num(y))
+            svg.append("<text class=\"row\" x=\"8\" y=\"").append(num(y + LANE / 2 + 4)).append("\">")
+                    .append(escape(labels.rows().get(r))).append("</text>\n");
+            svg.append("<rect class=\"lane\" x=\"").append(num(left)).append("\" y=\"").append(num(y))
                     .append("\" width=\"").append(num(WIDTH)).append("\" height=\"").append(num(LANE))
                     .append("\" fill=\"#f4f4f4\"/>\n");
             for (Timeline.Slot slot : timeline.slots().get(r)) {
-                action(svg, slot, y, scale);
+                action(svg, slot, left, y, scale);
             }
         }
-        axis(svg, makespan, scale, lanesBottom);
-        legend(svg, m, legendTop);
+        axis(svg, makespan, left, scale, lanesBottom, labels.unit());
+        legend(svg, m, left, legendTop);
         svg.append("</svg>\n");
         return svg.toString();
     }
 
-    private static void action(StringBuilder svg, Timeline.Slot slot, double y, double scale) {
+    private static void action(StringBuilder svg, Timeline.Slot slot, double left, double y, double scale) {
         Action a = slot.action();
         boolean forward = a.type() == ActionType.FORWARD;
-        double x = LEFT + slot.start() * scale;
+        double x = left + slot.start() * scale;
         double w = slot.duration() * scale;
         String fill = forward ? colour(a.microBatch()) : "url(#hatch-" + a.microBatch() + ")";
         svg.append("<rect class=\"action ").append(forward ? "forward" : "backward").append("\" data-action=\"")
@@ -86,12 +115,14 @@ public final class GanttChart {
         }
     }
 
-    private static void axis(StringBuilder svg, double makespan, double scale, double y) {
-        svg.append("<line x1=\"").append(num(LEFT)).append("\" y1=\"").append(num(y)).append("\" x2=\"")
-                .append(num(LEFT + WIDTH)).append("\" y2=\"").append(num(y)).append("\" stroke=\"#333333\"/>\n");
+    private static void axis(StringBuilder svg, double makespan, double left, double scale, double y, String unit) {
+        svg.append("<line x1=\"").append(num(left)).append("\" y1=\"").append(num(y)).append("\" x2=\"")
+                .append(num(left + WIDTH)).append("\" y2=\"").append(num(y)).append("\" stroke=\"#333333\"/>\n");
+        svg.append("<text class=\"axis\" x=\"").append(num(left + WIDTH / 2)).append("\" y=\"").append(num(y + 32))
+                .append("\" text-anchor=\"middle\">time (").append(escape(unit)).append(")</text>\n");
         double step = niceStep(makespan / 10);
         for (double t = 0; t <= makespan + step / 1e6 && step > 0; t += step) {
-            double x = LEFT + t * scale;
+            double x = left + t * scale;
             svg.append("<line x1=\"").append(num(x)).append("\" y1=\"").append(num(y)).append("\" x2=\"")
                     .append(num(x)).append("\" y2=\"").append(num(y + 4)).append("\" stroke=\"#333333\"/>\n");
             svg.append("<text x=\"").append(num(x)).append("\" y=\"").append(num(y + 16))
@@ -99,11 +130,11 @@ public final class GanttChart {
         }
     }
 
-    private static void legend(StringBuilder svg, int m, double top) {
-        swatch(svg, LEFT, top, "#888888", "forward");
-        swatch(svg, LEFT + 90, top, "url(#hatch-legend)", "backward");
+    private static void legend(StringBuilder svg, int m, double left, double top) {
+        swatch(svg, left, top, "#888888", "forward");
+        swatch(svg, left + 90, top, "url(#hatch-legend)", "backward");
         for (int mb = 0; mb < m; mb++) {
-            swatch(svg, LEFT + (mb % 12) * 75, top + 20 * (1 + mb / 12), colour(mb), "mb " + mb);
+            swatch(svg, left + (mb % 8) * 110, top + 20 * (1 + mb / 8), colour(mb), "micro-batch " + mb);
         }
     }
 

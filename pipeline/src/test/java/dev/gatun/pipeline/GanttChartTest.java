@@ -1,6 +1,8 @@
 package dev.gatun.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
@@ -88,5 +90,33 @@ class GanttChartTest {
         Schedule s = new Schedule("a<b & \"c\"", 1, 1, 1, List.of(List.of(Action.forward(0, 0), Action.backward(0, 0))));
         String svg = GanttChart.svg(ScheduleSimulator.validate(s));
         assertTrue(parse(svg).getDocumentElement().getTextContent().contains("a<b & \"c\""));
+    }
+
+    @Test
+    void theUnitAndTheLaneNamesAreShownAndOneRankHasNoBubble() throws Exception {
+        Timeline two = ScheduleSimulator.validate(SendRecvLowering.lower(Schedules.oneFOneB(2, 4)));
+        String svg = GanttChart.svg(two, new GanttChart.Labels("ms", List.of("stage 0 (ranks 0, 1)",
+                "stage 1 (ranks 2, 3)")));
+        Document doc = parse(svg);
+        String title = texts(doc, "title").getFirst();
+        assertTrue(title.matches(".* — makespan [0-9.]+ ms, bubble [0-9.]+%"), title);
+        assertEquals(List.of("stage 0 (ranks 0, 1)", "stage 1 (ranks 2, 3)"), texts(doc, "row"));
+        assertEquals(List.of("time (ms)"), texts(doc, "axis"));
+        Timeline one = ScheduleSimulator.validate(SendRecvLowering.lower(Schedules.oneFOneB(1, 2)));
+        String single = texts(parse(GanttChart.svg(one, GanttChart.Labels.of("ms", 1))), "title").getFirst();
+        assertFalse(single.contains("bubble"), single);
+        assertThrows(IllegalArgumentException.class, () -> GanttChart.svg(two, GanttChart.Labels.of("ms", 3)));
+    }
+
+    private static List<String> texts(Document doc, String cssClass) {
+        List<String> texts = new java.util.ArrayList<>();
+        var nodes = doc.getElementsByTagName("text");
+        for (int i = 0; i < nodes.getLength(); i++) {
+            Element e = (Element) nodes.item(i);
+            if (e.getAttribute("class").equals(cssClass)) {
+                texts.add(e.getTextContent());
+            }
+        }
+        return texts;
     }
 }

@@ -31,7 +31,7 @@ class GpuFiguresTest {
     private static Run gatun(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new GatunCli());
+        CommandLine cli = GatunCli.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(err));
         int exit = cli.execute(args);

@@ -104,7 +104,7 @@ final class GpuPlanCheck {
     private static List<String> gatunProblems(List<String> args) {
         List<String> problems = new ArrayList<>();
         try {
-            new CommandLine(new GatunCli()).parseArgs(args.toArray(String[]::new));
+            GatunCli.commandLine().parseArgs(args.toArray(String[]::new));
         } catch (CommandLine.ParameterException e) {
             problems.add("gatun " + String.join(" ", args) + ": " + e.getMessage());
         }

@@ -115,7 +115,11 @@ public final class SafetensorsFile {
                 if (shape[i] < 0) {
                     throw new IllegalArgumentException(where + " has an invalid shape " + shapeNode);
                 }
-                numel = Math.multiplyExact(numel, shape[i]);
+                if (shape[i] != 0 && numel > Long.MAX_VALUE / shape[i]) {
+                    throw new IllegalArgumentException(where + " has the shape " + shapeNode + ", more elements than a "
+                            + "long can count (a corrupt or hostile header)");
+                }
+                numel *= shape[i];
             }
             long begin = offsets.get(0).asLong(-1);
             long end = offsets.get(1).asLong(-1);

@@ -49,10 +49,12 @@ final class CommBenchCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "fp32", description = "fp32, bf16, fp16 or int32 (default ${DEFAULT-VALUE})")
     String dtype;
 
-    @Option(names = {"-b", "--min-bytes"}, defaultValue = "1024", description = "smallest size (default ${DEFAULT-VALUE})")
+    @Option(names = {"-b", "--min-bytes"}, defaultValue = "1K", converter = ByteSizeConverter.class,
+            description = "smallest size in bytes, K/M/G suffixes as nccl-tests (default ${DEFAULT-VALUE})")
     long minBytes;
 
-    @Option(names = {"-e", "--max-bytes"}, defaultValue = "67108864", description = "largest size (default ${DEFAULT-VALUE})")
+    @Option(names = {"-e", "--max-bytes"}, defaultValue = "64M", converter = ByteSizeConverter.class,
+            description = "largest size in bytes, K/M/G suffixes (default ${DEFAULT-VALUE})")
     long maxBytes;
 
     @Option(names = {"-f", "--factor"}, defaultValue = "4", description = "size multiplier (default ${DEFAULT-VALUE})")
@@ -70,6 +72,15 @@ final class CommBenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        String problem = ranks.stream().anyMatch(n -> n < 1) ? "--ranks " + ranks + ": every rank count must be >= 1"
+                : minBytes < 1 || minBytes > maxBytes ? "-b " + minBytes + " and -e " + maxBytes
+                + ": sizes need 1 <= -b <= -e"
+                : factor < 2 ? "-f " + factor + " must be >= 2 (each size is the previous one times -f)"
+                : iterations < 1 ? "-n " + iterations + " must be >= 1 (timed calls per size)"
+                : warmup < 0 ? "-w " + warmup + " must be >= 0 (untimed calls per size)" : null;
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
         DType type = DType.parse(dtype);
         List<CollectiveSweep.Op> ops = op.equalsIgnoreCase("all") ? List.of(CollectiveSweep.Op.values())
                 : List.of(CollectiveSweep.Op.parse(op));

@@ -19,7 +19,22 @@ public final class GatunCli implements Runnable {
 
     /** Runs the command line and returns its exit code. */
     public static int execute(String... args) {
-        return new CommandLine(new GatunCli()).execute(args);
+        try {
+            return commandLine().execute(args);
+        } catch (OutOfMemoryError e) { // an Error passes picocli's handlers by
+            System.err.println("gatun: " + CliErrors.describe(e));
+            return CliErrors.FAILED;
+        }
+    }
+
+    /**
+     * The command line, its failures mapped to one line and an exit code ({@link CliErrors}): what {@code gatun}
+     * runs, and what a caller embedding it should use.
+     */
+    public static CommandLine commandLine() {
+        CliErrors errors = new CliErrors();
+        return new CommandLine(new GatunCli()).setExecutionExceptionHandler(errors)
+                .setParameterExceptionHandler(errors);
     }
 
     public static void main(String[] args) {

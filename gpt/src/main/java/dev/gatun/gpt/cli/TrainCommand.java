@@ -12,6 +12,7 @@ import dev.gatun.gpt.data.Tokenizer;
 import dev.gatun.gpt.data.Tokenizers;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.gpt.report.LineChart;
 import dev.gatun.gpt.train.Mfu;
 import dev.gatun.gpt.train.RankPlacement;
 import dev.gatun.gpt.train.RunLock;
@@ -94,7 +95,7 @@ public final class TrainCommand implements Callable<Integer> {
     long steps;
     @Option(names = "--batch", defaultValue = "16", description = "sequences per step over all dp ranks (default ${DEFAULT-VALUE})")
     int batch;
-    @Option(names = "--lr", defaultValue = "3e-3", description = "peak learning rate (default ${DEFAULT-VALUE})")
+    @Option(names = "--lr", defaultValue = "1e-3", description = "peak learning rate (default ${DEFAULT-VALUE})")
     double lr;
     @Option(names = "--min-lr", defaultValue = "3e-4", description = "final learning rate of the cosine decay (default ${DEFAULT-VALUE})")
     double minLr;
@@ -127,6 +128,9 @@ public final class TrainCommand implements Callable<Integer> {
     Path initHf;
     @Option(names = "--export-hf", description = "at the end, write the model as a Hugging Face GPT-2 safetensors file")
     Path exportHf;
+    @Option(names = "--loss-axis", defaultValue = "linear", description = "loss.svg's y axis: linear or log (a spike "
+            + "does not flatten the curve) (default ${DEFAULT-VALUE})")
+    String lossAxis;
     @Option(names = "--timeout", defaultValue = "5m", converter = DurationConverter.class,
             description = "collective timeout (default ${DEFAULT-VALUE})")
     Duration timeout;
@@ -249,7 +253,7 @@ public final class TrainCommand implements Callable<Integer> {
             return 0;
         }
         var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout, result,
-                setup.mfu));
+                setup.mfu, setup.lossAxis));
         if (exportHf != null) {
             HuggingFaceGpt2.export(setup.config, result.weights(), exportHf);
             outputs.add(exportHf);
@@ -275,7 +279,7 @@ public final class TrainCommand implements Callable<Integer> {
     private record Setup(GptConfig config, ParallelLayout layout, TrainOptions options, TokenDataset dataset,
                          String dataName, String tokenizerName, RankPlacement placement, Optional<Mfu> mfu,
                          Optional<CheckpointDirectory.Found> resumed, CheckpointDirectory saveTo, List<Long> otherRuns,
-                         boolean locks) {
+                         boolean locks, LineChart.Scale lossAxis) {
     }
 
     /** CPU threads, or GPUs: this process one rank under torchrun's variables, else one thread per local GPU. */
@@ -361,6 +365,16 @@ public final class TrainCommand implements Callable<Integer> {
         String savedWarmup = resumed.map(f -> f.info().extra().get(Training.WARMUP_STEPS)).orElse(null);
         long warmupSteps = warmup != null ? warmup : savedWarmup != null ? Long.parseLong(savedWarmup)
                 : Math.min(10, steps);
+        if (!(lr > 0) || Double.isInfinite(lr)) {
+            throw new IllegalArgumentException("--lr " + lr + " must be finite and > 0");
+        }
+        if (!(minLr >= 0 && minLr <= lr)) {
+            throw new IllegalArgumentException("--min-lr " + minLr + " must be in [0, --lr " + lr + "]");
+        }
+        if (warmupSteps < 0 || warmupSteps > steps) {
+            throw new IllegalArgumentException((warmup != null ? "--warmup " + warmupSteps : "the checkpoint's warm-up of "
+                    + warmupSteps + " steps") + " must be in [0, --steps " + steps + "]");
+        }
         var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr, warmupSteps, steps), clip,
                 weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(config, initHf) : null);
         TokenDataset dataset = data != null ? TokenDataset.fromFile(data, t)
@@ -395,6 +409,6 @@ public final class TrainCommand implements Callable<Integer> {
                 ? Optional.of(new Mfu(config.flopsPerToken(), peak.getAsDouble(), layout.worldSize()))
                 : Optional.empty();
         return new Setup(config, layout, options, dataset, data != null ? data.toString() : "generated arithmetic",
-                t.name(), placement, mfu, resumed, saveTo, otherRuns, locks);
+                t.name(), placement, mfu, resumed, saveTo, otherRuns, locks, LineChart.Scale.parse(lossAxis));
     }
 }

@@ -32,7 +32,7 @@ final class TrainOutputs {
 
     /** Writes the files and returns their paths. */
     static List<Path> write(Path dir, GptConfig config, ParallelLayout layout, Training.Result result,
-                            Optional<Mfu> mfu) {
+                            Optional<Mfu> mfu, LineChart.Scale lossAxis) {
         List<Path> written = new ArrayList<>();
         Path metrics = dir.resolve("metrics.jsonl");
         try (var w = new MetricsWriter(metrics)) {
@@ -57,12 +57,12 @@ final class TrainOutputs {
         double[] y = result.steps().stream().mapToDouble(StepMetrics::loss).toArray();
         Path loss = dir.resolve("loss.svg");
         ReportFiles.writeAtomically(loss, LineChart.svg("Training loss, " + layout, "step", "loss",
-                List.of(new LineChart.Series("loss", x, y))));
+                List.of(new LineChart.Series("loss", x, y)), lossAxis, true));
         written.add(loss);
 
         if (result.measuredTimeline() != null) {
             Path gantt = dir.resolve("pipeline.svg");
-            ReportFiles.writeAtomically(gantt, GanttChart.svg(result.measuredTimeline()));
+            ReportFiles.writeAtomically(gantt, GanttChart.svg(result.measuredTimeline(), lanes(layout, result)));
             written.add(gantt);
         }
 
@@ -70,14 +70,33 @@ final class TrainOutputs {
         for (RankSummary r : result.ranks()) {
             LinkedHashMap<String, Long> bytes = new LinkedHashMap<>();
             for (MemoryCategory c : MemoryCategory.values()) {
-                bytes.put(c.name().toLowerCase(Locale.ROOT), r.memory().usage(c).peakBytes());
+                bytes.put(c.label(), r.memory().usage(c).peakBytes());
             }
             ranks.add(new MemoryChart.RankMemory("rank " + r.rank() + " " + r.coordinates(), bytes,
                     r.formulaModelStateBytes()));
         }
         Path memory = dir.resolve("memory.svg");
-        ReportFiles.writeAtomically(memory, MemoryChart.svg("Peak memory per rank, " + layout, ranks));
+        ReportFiles.writeAtomically(memory, MemoryChart.svg("Peak memory per rank, " + layout, "peak memory (MiB)",
+                "parameters + gradients + optimizer state", ranks));
         written.add(memory);
         return written;
+    }
+
+    /** One lane per pipeline rank: the stages it holds and the world ranks it stands for, time in ms. */
+    private static GanttChart.Labels lanes(ParallelLayout layout, Training.Result result) {
+        List<String> rows = new ArrayList<>();
+        for (int p = 0; p < layout.pp(); p++) {
+            int pipelineRank = p;
+            List<String> stages = new ArrayList<>();
+            for (int v = 0; v < layout.virtualStages(); v++) {
+                stages.add(Integer.toString(pipelineRank + v * layout.pp()));
+            }
+            List<String> worldRanks = result.ranks().stream().filter(r -> r.coordinates().pp() == pipelineRank)
+                    .map(r -> Integer.toString(r.rank())).toList();
+            rows.add((stages.size() > 1 ? "stages " : "stage ") + String.join(", ", stages)
+                    + (worldRanks.isEmpty() ? "" : " (rank" + (worldRanks.size() > 1 ? "s " : " ")
+                    + String.join(", ", worldRanks) + ")"));
+        }
+        return new GanttChart.Labels("ms", rows);
     }
 }

@@ -43,20 +43,23 @@ final class TrainSummary {
                 + "(6N + attention per token); %s%n", tokensPerSecond, tokensPerSecond * config.flopsPerToken() / 1e9,
                 mfu.map(m -> String.format(Locale.ROOT, "MFU %.1f%% of %d x %.1f TFLOP/s", 100 * m.at(tokensPerSecond),
                         m.ranks(), m.peakFlopsPerRank() / 1e12)).orElse("no MFU (the device's peak is not known)"));
-        out.println("memory  per rank, peak MiB by category; model states = parameters + gradients + optimizer "
-                + "state (current) next to the ZeRO formula for this stage (" + layout.zero() + ")");
-        out.printf(Locale.ROOT, "  %-4s %-14s %10s %10s %10s %11s %10s %14s %10s%n", "rank", "coords", "params",
-                "grads", "optimizer", "activations", "comm+work", "model states", "formula");
+        out.println("memory  per rank, MiB: the peak of each category; model states = parameters + gradients + "
+                + "optimizer state, at the end of the run and as the sum of their peaks, next to the ZeRO formula for "
+                + "this stage (" + layout.zero() + ")");
+        out.printf(Locale.ROOT, "  %-4s %-18s %10s %10s %10s %11s %10s %12s %12s %10s%n", "rank", "coords",
+                "params", "grads", "optimizer", "activations", "comm+work", "states end", "states peak", "formula");
         for (RankSummary r : result.ranks()) {
             var m = r.memory();
             long states = m.usage(MemoryCategory.PARAMETERS).currentBytes()
                     + m.usage(MemoryCategory.GRADIENTS).currentBytes()
                     + m.usage(MemoryCategory.OPTIMIZER_STATE).currentBytes();
-            out.printf(Locale.ROOT, "  %-4d %-14s %10.2f %10.2f %10.2f %11.2f %10.2f %14.2f %10.2f%n", r.rank(),
-                    r.coordinates(), peak(r, MemoryCategory.PARAMETERS), peak(r, MemoryCategory.GRADIENTS),
+            double statesPeak = peak(r, MemoryCategory.PARAMETERS) + peak(r, MemoryCategory.GRADIENTS)
+                    + peak(r, MemoryCategory.OPTIMIZER_STATE);
+            out.printf(Locale.ROOT, "  %-4d %-18s %10.2f %10.2f %10.2f %11.2f %10.2f %12.2f %12.2f %10.2f%n",
+                    r.rank(), r.coordinates(), peak(r, MemoryCategory.PARAMETERS), peak(r, MemoryCategory.GRADIENTS),
                     peak(r, MemoryCategory.OPTIMIZER_STATE), peak(r, MemoryCategory.ACTIVATIONS),
                     peak(r, MemoryCategory.COMMUNICATION) + peak(r, MemoryCategory.WORKSPACE), states / MIB,
-                    r.formulaModelStateBytes() / MIB);
+                    statesPeak, r.formulaModelStateBytes() / MIB);
         }
         out.println("  (bf16/fp16: the layers keep fp32 gradients, 4 bytes per parameter beyond the formula, and fp32 "
                 + "copies of the parameters that are not GEMM weights; ZeRO-3's current states exclude the gathered "

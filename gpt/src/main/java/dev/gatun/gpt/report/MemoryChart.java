@@ -8,22 +8,23 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Device memory per rank as a self-contained SVG document: one horizontal bar per rank, stacked from the rank's
- * byte counts per category (one colour per category, the same on every rank, named in the legend), with a dashed
- * vertical marker at the bytes the ZeRO formula predicts for that rank. The axis is in MiB (2<sup>20</sup> bytes)
- * from 0 with {@value Svg#TICKS} labelled ticks.
+ * Memory per rank as a self-contained SVG document: one horizontal bar per rank, stacked from the rank's byte counts
+ * per category (one colour per category, the same on every rank, named in the legend), and the bytes the ZeRO formula
+ * predicts for the categories it counts (the model states) drawn against those categories: a dashed bracket over the
+ * bar from 0 to the formula's bytes, so it reads next to the bar's parameter, gradient and optimizer segments. The
+ * axis is in MiB (2<sup>20</sup> bytes) from 0 with round ticks (1, 2 or 5 × 10ⁿ); the margins fit the labels.
  *
  * <p>Each (rank, category with nonzero bytes) is exactly one {@code <rect>}; nothing else is drawn as a rect.
  */
 public final class MemoryChart {
-    private static final int WIDTH = 860;
-    private static final int LEFT = 120;
-    private static final int RIGHT = 220;
+    private static final int PLOT_WIDTH = 520;
     private static final int TOP = 50;
     private static final int BOTTOM = 60;
     private static final int BAR = 26;
-    private static final int GAP = 16;
+    private static final int GAP = 18;
     private static final double MIB = 1 << 20;
+    /** Width of a character of the 12 px sans-serif labels, generously. */
+    private static final double CHAR = 7.2;
 
     /**
      * One rank's bar.
@@ -58,10 +59,12 @@ public final class MemoryChart {
     private MemoryChart() {
     }
 
-    /** The chart as an SVG document (UTF-8 XML). */
-    public static String svg(String title, List<RankMemory> ranks) {
+    /** The chart as an SVG document (UTF-8 XML), with the axis named {@code axisLabel} and the formula's legend
+     * entry naming the categories it counts. */
+    public static String svg(String title, String axisLabel, String formulaCovers, List<RankMemory> ranks) {
         List<String> categories = new ArrayList<>();
         double maxMib = 0;
+        int labelChars = 4;
         for (RankMemory r : ranks) {
             for (String c : r.bytesByCategory().keySet()) {
                 if (!categories.contains(c)) {
@@ -69,31 +72,36 @@ public final class MemoryChart {
                 }
             }
             maxMib = Math.max(maxMib, Math.max(r.totalBytes(), r.formulaBytes()) / MIB);
+            labelChars = Math.max(labelChars, r.label().length());
         }
-        maxMib = maxMib == 0 ? 1 : maxMib * 1.05;
+        String formulaLegend = "ZeRO formula (" + formulaCovers + ")";
+        int legendChars = Math.max(formulaLegend.length(), categories.stream().mapToInt(String::length).max().orElse(0));
+        double left = 16 + labelChars * CHAR;
+        double right = 90 + legendChars * CHAR;
+        int width = (int) Math.ceil(left + PLOT_WIDTH + right);
+        Svg.Axis axis = Svg.Axis.nice(0, maxMib == 0 ? 1 : maxMib * 1.08, false);
 
-        int plotW = WIDTH - LEFT - RIGHT;
         int plotH = Math.max(1, ranks.size()) * (BAR + GAP);
         // tall enough for the legend too: one row per category plus the formula marker
         int height = Math.max(TOP + plotH + BOTTOM, TOP + 20 * (categories.size() + 1) + 20);
-        double scale = plotW / maxMib;
-        Svg svg = new Svg(WIDTH, height, title);
+        double scale = PLOT_WIDTH / axis.max();
+        Svg svg = new Svg(width, height, title);
 
-        for (double t : Svg.ticks(0, maxMib)) {
-            double px = LEFT + t * scale;
+        for (double t : axis.ticks()) {
+            double px = left + t * scale;
             svg.line(px, TOP, px, TOP + plotH, "#e0e0e0", "")
                     .line(px, TOP + plotH, px, TOP + plotH + 5, "#000", "")
-                    .text(px, TOP + plotH + 20, "middle", "", Svg.label(t));
+                    .text(px, TOP + plotH + 20, "middle", "class=\"tick x\"", axis.label(t));
         }
-        svg.line(LEFT, TOP + plotH, LEFT + plotW, TOP + plotH, "#000", "")
-                .line(LEFT, TOP, LEFT, TOP + plotH, "#000", "")
-                .text(LEFT + plotW / 2.0, height - 15, "middle", "", "device memory (MiB)");
+        svg.line(left, TOP + plotH, left + PLOT_WIDTH, TOP + plotH, "#000", "")
+                .line(left, TOP, left, TOP + plotH, "#000", "")
+                .text(left + PLOT_WIDTH / 2.0, height - 15, "middle", "", axisLabel);
 
         for (int i = 0; i < ranks.size(); i++) {
             RankMemory r = ranks.get(i);
-            double y = TOP + GAP / 2.0 + i * (BAR + GAP);
-            svg.text(LEFT - 8, y + BAR / 2.0 + 4, "end", "", r.label());
-            double x = LEFT;
+            double y = TOP + GAP / 2.0 + 2 + i * (BAR + GAP);
+            svg.text(left - 8, y + BAR / 2.0 + 4, "end", "class=\"row\"", r.label());
+            double x = left;
             for (Map.Entry<String, Long> e : r.bytesByCategory().entrySet()) {
                 if (e.getValue() == 0) {
                     continue;
@@ -107,19 +115,19 @@ public final class MemoryChart {
             }
             svg.text(x + 6, y + BAR / 2.0 + 4, "start", "font-size=\"10\"", mib(r.totalBytes()));
             if (r.formulaBytes() > 0) {
-                double fx = LEFT + r.formulaBytes() / MIB * scale;
-                svg.raw("<line x1=\"" + Svg.num(fx) + "\" y1=\"" + Svg.num(y - 4) + "\" x2=\"" + Svg.num(fx)
-                        + "\" y2=\"" + Svg.num(y + BAR + 4) + "\" stroke=\"#000\" stroke-width=\"2\""
-                        + " stroke-dasharray=\"5,3\"><title>" + Svg.escape("ZeRO formula: " + mib(r.formulaBytes()))
-                        + "</title></line>\n");
+                double fx = left + r.formulaBytes() / MIB * scale;
+                svg.raw("<polyline class=\"formula\" fill=\"none\" points=\"" + Svg.num(left) + "," + Svg.num(y - 5)
+                        + " " + Svg.num(fx) + "," + Svg.num(y - 5) + " " + Svg.num(fx) + "," + Svg.num(y + BAR)
+                        + "\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"><title>"
+                        + Svg.escape(formulaLegend + ": " + mib(r.formulaBytes())) + "</title></polyline>\n");
             }
         }
 
-        double lx = LEFT + plotW + 20;
+        double lx = left + PLOT_WIDTH + 60;
         for (int c = 0; c < categories.size(); c++) {
             svg.legendEntry(lx, TOP + 10 + 20 * c, Svg.colour(c), "", categories.get(c));
         }
-        svg.legendEntry(lx, TOP + 10 + 20 * categories.size(), "#000", "stroke-dasharray=\"5,3\"", "ZeRO formula");
+        svg.legendEntry(lx, TOP + 10 + 20 * categories.size(), "#000", "stroke-dasharray=\"5,3\"", formulaLegend);
         return svg.finish();
     }
 

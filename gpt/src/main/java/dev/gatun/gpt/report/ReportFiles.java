@@ -10,6 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /** File helpers for reports that other programs (a browser, a dashboard) may read while a job rewrites them. */
 public final class ReportFiles {
@@ -36,7 +38,8 @@ public final class ReportFiles {
      * Replaces {@code file} with what {@code body} writes, so that readers (and a run after a crash) see the old or the
      * new content, never a partial file: the bytes go to a temporary file in the same directory, are forced to disk,
      * and the temporary file is moved over {@code file} with {@code ATOMIC_MOVE} and {@code REPLACE_EXISTING} (a plain
-     * replacing move where the file system has no atomic move). Missing parent directories are created.
+     * replacing move where the file system has no atomic move). The file is readable by everyone, writable by its
+     * owner ({@code rw-r--r--}), as a file created the ordinary way is. Missing parent directories are created.
      *
      * @throws UncheckedIOException if the file cannot be written; no temporary file is left behind
      */
@@ -47,6 +50,10 @@ public final class ReportFiles {
         try {
             Files.createDirectories(dir);
             temp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+            if (Files.getFileStore(temp).supportsFileAttributeView(PosixFileAttributeView.class)) {
+                // a temporary file is private (0600); the file it becomes is read like any other output (0644)
+                Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-r--r--"));
+            }
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
                 body.write(channel);

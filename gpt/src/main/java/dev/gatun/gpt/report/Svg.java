@@ -1,5 +1,7 @@
 package dev.gatun.gpt.report;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -64,13 +66,74 @@ final class Svg {
         return String.format(Locale.ROOT, "hsl(%.0f,65%%,45%%)", hue);
     }
 
-    /** {@code TICKS} evenly spaced values from {@code min} to {@code max}, both included. */
-    static double[] ticks(double min, double max) {
-        double[] ticks = new double[TICKS];
-        for (int i = 0; i < TICKS; i++) {
-            ticks[i] = min + (max - min) * i / (TICKS - 1);
+    /**
+     * A linear axis widened from {@code [lo, hi]} to whole multiples of a nice step (1, 2 or 5 × 10ⁿ) so that about
+     * {@value #TICKS} ticks fall on round values; with {@code integers} the step is at least 1 and every tick a whole
+     * number (e.g. training steps).
+     */
+    record Axis(double min, double max, double step) {
+        static Axis nice(double lo, double hi, boolean integers) {
+            if (!(hi > lo)) {
+                double pad = lo == 0 ? 1 : Math.abs(lo) * 0.05;
+                lo -= pad;
+                hi += pad;
+            }
+            double raw = (hi - lo) / (TICKS - 1);
+            double magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+            double step = 10 * magnitude;
+            for (double f : new double[]{1, 2, 5}) {
+                if (f * magnitude >= raw * 0.999) {
+                    step = f * magnitude;
+                    break;
+                }
+            }
+            if (integers) {
+                step = Math.max(1, Math.round(step));
+            }
+            return new Axis(Math.floor(lo / step + 1e-9) * step, Math.ceil(hi / step - 1e-9) * step, step);
         }
-        return ticks;
+
+        /** The tick values, {@code min} to {@code max} by {@code step}. */
+        double[] ticks() {
+            int n = (int) Math.round((max - min) / step);
+            double[] ticks = new double[n + 1];
+            for (int i = 0; i <= n; i++) {
+                ticks[i] = min + i * step;
+            }
+            return ticks;
+        }
+
+        /** A tick's label with as many decimals as the step needs ({@code 0.5} → one, {@code 20} → none). */
+        String label(double v) {
+            int decimals = Math.max(0, (int) Math.ceil(-Math.log10(step) - 1e-9));
+            String s = String.format(Locale.ROOT, "%." + decimals + "f", v);
+            return s.equals("-0") ? "0" : s;
+        }
+    }
+
+    /**
+     * Nice tick values for a log axis over {@code [lo, hi]} ({@code lo > 0}): 1, 2, 5 × 10ⁿ, else every digit, else
+     * (less than a decade) round linear steps inside the range.
+     */
+    static double[] logTicks(double lo, double hi) {
+        List<Double> ticks = new ArrayList<>();
+        for (double[] mantissas : new double[][]{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+            ticks.clear();
+            for (int e = (int) Math.floor(Math.log10(lo)); e <= (int) Math.ceil(Math.log10(hi)); e++) {
+                for (double m : mantissas) {
+                    double v = m * Math.pow(10, e);
+                    if (v >= lo * 0.999 && v <= hi * 1.001) {
+                        ticks.add(v);
+                    }
+                }
+            }
+            if (ticks.size() >= 3) {
+                return ticks.stream().mapToDouble(Double::doubleValue).toArray();
+            }
+        }
+        // less than a decade: round linear steps inside the range
+        return java.util.Arrays.stream(Axis.nice(lo, hi, false).ticks()).filter(t -> t >= lo * 0.999 && t <= hi * 1.001)
+                .toArray();
     }
 
     /** A tick label: up to 4 significant digits, scientific notation for very large or small magnitudes. */

@@ -24,7 +24,7 @@ class BenchCommandTest {
     private static Output run(int expectedExit, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new GatunCli());
+        CommandLine cli = GatunCli.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(err));
         int exit = cli.execute(args);

@@ -26,7 +26,29 @@ class LineChartTest {
         assertNotEquals(lines.get(0).getAttribute("stroke"), lines.get(1).getAttribute("stroke"));
         List<String> texts = svg.texts();
         assertTrue(texts.containsAll(List.of("Loss & lr", "step", "loss", "train <loss> & \"more\"", "val")), texts.toString());
-        assertTrue(texts.containsAll(List.of("0", "1.5", "3", "2", "4.1")), "tick labels: " + texts);
+        assertTrue(texts.containsAll(List.of("0", "1", "2", "3", "4", "5")), "round tick labels: " + texts);
+    }
+
+    @Test
+    void aLossCurveGetsRoundTicksWholeStepsAndNoLegendForOneSeries() throws Exception {
+        double[] x = new double[150];
+        double[] y = new double[150];
+        for (int i = 0; i < 150; i++) {
+            x[i] = i;
+            y[i] = 2.241 + 3.3 * Math.exp(-i / 20.0);
+        }
+        y[30] = 12.61; // one spike
+        String text = LineChart.svg("loss", "step", "loss", List.of(new LineChart.Series("loss", x, y)),
+                LineChart.Scale.LINEAR, true);
+        SvgXml svg = new SvgXml(text);
+        assertEquals(List.of("0", "50", "100", "150"), svg.texts("tick x"));
+        assertEquals(List.of("0", "5", "10", "15"), svg.texts("tick y"));
+        assertEquals(2, svg.texts().stream().filter("loss"::equals).count(),
+                "the title and the axis name, no legend for a single series: " + svg.texts());
+        SvgXml logged = new SvgXml(LineChart.svg("loss", "step", "loss", List.of(new LineChart.Series("loss", x, y)),
+                LineChart.Scale.LOG, true));
+        assertEquals(List.of("3", "4", "5", "6", "7", "8", "9", "10"), logged.texts("tick y"));
+        assertTrue(logged.texts().contains("loss (log scale)"), logged.texts().toString());
     }
 
     @Test

@@ -27,16 +27,16 @@ class MemoryChartTest {
                 new MemoryChart.RankMemory("rank 0", bytes(100 * MIB, 100 * MIB, 400 * MIB), 600 * MIB),
                 new MemoryChart.RankMemory("rank 1", bytes(100 * MIB, 0, 400 * MIB), 500 * MIB),
                 new MemoryChart.RankMemory("rank <2>", bytes(0, 0, 0), 0));
-        SvgXml svg = new SvgXml(MemoryChart.svg("ZeRO-2 memory", ranks));
+        SvgXml svg = new SvgXml(MemoryChart.svg("ZeRO-2 memory", "device memory (MiB)", "model states", ranks));
         List<Element> rects = svg.elements("rect");
         assertEquals(5, rects.size());
         assertEquals(rects.get(0).getAttribute("fill"), rects.get(3).getAttribute("fill"), "parameters colour");
         assertEquals(rects.get(2).getAttribute("fill"), rects.get(4).getAttribute("fill"), "optimizer colour");
-        long dashed = svg.elements("line").stream().filter(l -> l.hasAttribute("stroke-dasharray")).count();
-        assertEquals(3, dashed, "two rank markers and the legend entry");
+        assertEquals(2, svg.elements("polyline").size(), "a formula bracket for each rank that has one");
         List<String> texts = svg.texts();
-        assertTrue(texts.containsAll(List.of("rank 0", "rank <2>", "ZeRO formula", "parameters", "gradients",
-                "optimizer", "device memory (MiB)", "0")), texts.toString());
+        assertTrue(texts.containsAll(List.of("rank 0", "rank <2>", "ZeRO formula (model states)", "parameters",
+                "gradients", "optimizer", "device memory (MiB)")), texts.toString());
+        assertEquals(List.of("0", "200", "400", "600", "800"), svg.texts("tick x"), "round ticks");
     }
 
     @Test

@@ -36,4 +36,10 @@ final class SvgXml {
     List<String> texts() {
         return elements("text").stream().map(Element::getTextContent).toList();
     }
+
+    /** The contents of the text elements of class {@code cls}, in document order. */
+    List<String> texts(String cls) {
+        return elements("text").stream().filter(e -> e.getAttribute("class").equals(cls))
+                .map(Element::getTextContent).toList();
+    }
 }
