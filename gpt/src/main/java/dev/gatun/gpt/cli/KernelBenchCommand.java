@@ -37,13 +37,10 @@ final class KernelBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
-        if (!Cuda.isAvailable()) {
-            err.println("gatun bench kernels: no CUDA device: " + Cuda.unavailableReason());
-            err.flush();
-            return 1;
+        if (!Cuda.isAvailable()) { // one line and exit 1, by CliErrors
+            throw new IllegalStateException("no CUDA device: " + Cuda.unavailableReason());
         }
+        PrintWriter out = spec.commandLine().getOut();
         CudaBackendOptions options = cache == null ? CudaBackendOptions.DEFAULT
                 : CudaBackendOptions.DEFAULT.withKernelCache(cache);
         Device gpu = Device.cuda(0);
