@@ -1,16 +1,12 @@
 package dev.gatun.e2e;
 
-import dev.gatun.gpt.cli.GatunCli;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
-import picocli.CommandLine;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -79,14 +75,10 @@ class CliBadInputTest {
     @ParameterizedTest(name = "gatun {0}")
     @MethodSource("badInputs")
     void badInputEndsInOneLineWithoutAStackTrace(String line) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = GatunCli.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        int exit = cli.execute(line.split(" "));
-        String e = err.toString();
-        assertTrue(exit == 1 || exit == 2, "exit " + exit + "\n" + out + e);
+        Cli.Run r = Cli.run(line.split(" "));
+        int exit = r.exit();
+        String e = r.err();
+        assertTrue(exit == 1 || exit == 2, "exit " + exit + "\n" + r.out() + e);
         assertEquals(1, e.strip().lines().count(), "one line:\n" + e);
         assertFalse(e.contains("\tat ") || e.contains("unexpected "), e);
         assertTrue(e.startsWith("gatun"), e);

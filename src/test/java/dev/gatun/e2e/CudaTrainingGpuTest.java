@@ -84,7 +84,7 @@ class CudaTrainingGpuTest {
 
     @Test
     void theTinyPresetTrainsOnOneGpuFromTheCommandLine(@TempDir Path dir) {
-        TrainCommandTest.Run r = TrainCommandTest.train("--device", "cuda", "--steps", "60", "--out", dir.toString());
+        Cli.Run r = TrainCommandTest.train("--device", "cuda", "--steps", "60", "--out", dir.toString());
         assertEquals(0, r.exit(), r.out() + r.err());
         assertTrue(r.out().contains("1 rank as a thread on cuda:0 (NCCL)"), r.out());
         var loss = java.util.regex.Pattern.compile("loss +([0-9.]+) -> ([0-9.]+)").matcher(r.out());

@@ -1,16 +1,11 @@
 package dev.gatun.e2e;
 
-import dev.gatun.e2e.TrainCommandTest.Run;
-import dev.gatun.gpt.cli.GatunCli;
 import dev.gatun.gpt.train.RunLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -34,7 +29,7 @@ class TrainCheckpointCommandTest {
         }
     }
 
-    private static void assertRefused(Run r, String expected) {
+    private static void assertRefused(Cli.Run r, String expected) {
         assertEquals(2, r.exit(), r.out() + r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().startsWith("gatun train: ") && r.err().contains(expected), r.err());
@@ -46,14 +41,14 @@ class TrainCheckpointCommandTest {
             throws IOException {
         Path a = dir.resolve("a");
         assertEquals(0, train("--steps", "4", "--save-every", "2", "--out", a.toString()).exit());
-        Run resumed = train("--steps", "6", "--save-every", "2", "--resume", a.toString(), "--out",
+        Cli.Run resumed = train("--steps", "6", "--save-every", "2", "--resume", a.toString(), "--out",
                 dir.resolve("b").toString());
         assertEquals(0, resumed.exit(), resumed.err());
         assertTrue(resumed.out().contains("resume  " + a.resolve("checkpoints/step-00000004") + ": step 4, saved in "
                 + "dp1 tp1 pp1"), resumed.out());
         assertEquals(List.of("step-00000002", "step-00000004"), steps(a.resolve("checkpoints")));
         assertEquals(List.of("step-00000006"), steps(dir.resolve("b/checkpoints")));
-        Run fromStep = train("--steps", "5", "--resume", a.resolve("checkpoints/step-00000002").toString(), "--out",
+        Cli.Run fromStep = train("--steps", "5", "--resume", a.resolve("checkpoints/step-00000002").toString(), "--out",
                 dir.resolve("c").toString());
         assertEquals(0, fromStep.exit(), fromStep.err());
         assertTrue(fromStep.out().contains(": step 2, saved in"), fromStep.out());
@@ -84,12 +79,12 @@ class TrainCheckpointCommandTest {
         assertEquals(0, train("--steps", "4", "--save-every", "2", "--out", out.toString()).exit());
         assertRefused(train("--steps", "2", "--save-every", "1", "--out", out.toString()),
                 "holds checkpoints of another run (step-00000004 and 1 more)");
-        Run overwritten = train("--steps", "2", "--save-every", "1", "--keep", "5", "--out", out.toString(),
+        Cli.Run overwritten = train("--steps", "2", "--save-every", "1", "--keep", "5", "--out", out.toString(),
                 "--overwrite");
         assertEquals(0, overwritten.exit(), overwritten.err());
         assertTrue(overwritten.out().contains("removed " + out.resolve("checkpoints/step-00000004")), overwritten.out());
         assertEquals(List.of("step-00000001", "step-00000002"), steps(out.resolve("checkpoints")));
-        Run continued = train("--steps", "3", "--save-every", "1", "--resume", out.toString(), "--out", out.toString());
+        Cli.Run continued = train("--steps", "3", "--save-every", "1", "--resume", out.toString(), "--out", out.toString());
         assertEquals(0, continued.exit(), "continuing its own run in its own folder: " + continued.err());
     }
 
@@ -100,21 +95,16 @@ class TrainCheckpointCommandTest {
             assertRefused(train("--steps", "2", "--out", out.toString()), "is in use by another run: pid "
                     + ProcessHandle.current().pid());
         }
-        Run after = train("--steps", "2", "--out", out.toString());
+        Cli.Run after = train("--steps", "2", "--out", out.toString());
         assertEquals(0, after.exit(), after.err());
         assertFalse(Files.exists(out.resolve(RunLock.FILE_NAME)), "the run cleared its lock");
     }
 
     @Test
     void cpuTrainingUnderALaunchOfTwoProcessesIsRefused(@TempDir Path dir) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = GatunCli.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        int exit = cli.execute("launch", "--nproc", "2", "--timeout", "90s", "--", "train", "--dp", "2", "--steps", "1",
-                "--out", dir.toString());
-        assertEquals(2, exit, out + "\n" + err);
-        assertTrue((out + "\n" + err).contains("each process would run the whole job"), out + "\n" + err);
+        Cli.Run r = Cli.run("launch", "--nproc", "2", "--timeout", "90s", "--", "train", "--dp", "2", "--steps",
+                "1", "--out", dir.toString());
+        assertEquals(2, r.exit(), r.out() + "\n" + r.err());
+        assertTrue((r.out() + "\n" + r.err()).contains("each process would run the whole job"), r.toString());
     }
 }

@@ -1,16 +1,12 @@
 package dev.gatun.e2e;
 
-import dev.gatun.gpt.cli.GatunCli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import picocli.CommandLine;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -25,21 +21,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(180)
 class TrainCommandTest {
     /** What {@code gatun train} printed and how it exited. */
-    record Run(int exit, String out, String err) {
-    }
-
     /** Runs {@code gatun train args} in this JVM. */
-    static Run train(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = GatunCli.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
+    static Cli.Run train(String... args) {
         String[] all = new String[args.length + 1];
         all[0] = "train";
         System.arraycopy(args, 0, all, 1, args.length);
-        int exit = cli.execute(all);
-        return new Run(exit, out.toString(), err.toString());
+        return Cli.run(all);
     }
 
     private static double[] losses(Path metrics) throws IOException {
@@ -53,7 +40,7 @@ class TrainCommandTest {
 
     @Test
     void tinyPresetTrainsAndItsLossFalls(@TempDir Path dir) throws IOException {
-        Run r = train("--steps", "40", "--out", dir.toString());
+        Cli.Run r = train("--steps", "40", "--out", dir.toString());
         assertEquals(0, r.exit(), r.out() + r.err());
         double[] l = losses(dir.resolve("metrics.jsonl"));
         assertEquals(40, l.length);
@@ -70,7 +57,7 @@ class TrainCommandTest {
     /** The README's main job: its loss falls without a spike above the first step's (3e-3 spiked to 12.6). */
     @Test
     void theDefaultRunFallsWithoutASpike(@TempDir Path dir) throws IOException {
-        Run r = train("--out", dir.toString());
+        Cli.Run r = train("--out", dir.toString());
         assertEquals(0, r.exit(), r.out() + r.err());
         double[] l = losses(dir.resolve("metrics.jsonl"));
         assertEquals(150, l.length);
@@ -82,7 +69,7 @@ class TrainCommandTest {
 
     @Test
     void a3dLayoutWithZero3WritesAMemoryRowPerRank(@TempDir Path dir) throws IOException {
-        Run r = train("--dp", "2", "--tp", "2", "--pp", "2", "--zero", "3", "--microbatches", "2", "--steps", "3",
+        Cli.Run r = train("--dp", "2", "--tp", "2", "--pp", "2", "--zero", "3", "--microbatches", "2", "--steps", "3",
                 "--out", dir.toString());
         assertEquals(0, r.exit(), r.out() + r.err());
         for (int rank = 0; rank < 8; rank++) {
@@ -96,22 +83,22 @@ class TrainCommandTest {
     @Test
     void saveEveryAndResumeContinueTheSameRun(@TempDir Path dir) throws IOException {
         String[] layout = {"--dp", "2", "--zero", "2", "--steps", "6", "--batch", "8"};
-        Run straight = train(concat(layout, "--out", dir.resolve("straight").toString()));
+        Cli.Run straight = train(concat(layout, "--out", dir.resolve("straight").toString()));
         assertEquals(0, straight.exit(), straight.err());
-        Run first = train(concat(layout, "--save-every", "3", "--out", dir.resolve("first").toString()));
+        Cli.Run first = train(concat(layout, "--save-every", "3", "--out", dir.resolve("first").toString()));
         assertEquals(0, first.exit(), first.err());
         Files.delete(dir.resolve("first/checkpoints/step-00000006/checkpoint.json")); // as if it died saving step 6
-        Run resumed = train(concat(layout, "--resume", dir.resolve("first/checkpoints").toString(), "--out",
+        Cli.Run resumed = train(concat(layout, "--resume", dir.resolve("first/checkpoints").toString(), "--out",
                 dir.resolve("resumed").toString()));
         assertEquals(0, resumed.exit(), resumed.err());
         double[] all = losses(dir.resolve("straight/metrics.jsonl"));
         double[] tail = losses(dir.resolve("resumed/metrics.jsonl"));
         assertArrayEquals(java.util.Arrays.copyOfRange(all, 3, 6), tail);
-        Run longer = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--resume",
+        Cli.Run longer = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--resume",
                 dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("x").toString());
         assertEquals(0, longer.exit(), longer.err());
         assertTrue(longer.out().contains("stretches the same cosine over 9 steps"), longer.out());
-        Run changed = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--lr", "2e-3", "--resume",
+        Cli.Run changed = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--lr", "2e-3", "--resume",
                 dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("y").toString());
         assertEquals(2, changed.exit());
         assertTrue(changed.err().contains("was saved with learning_rate"), changed.err());
@@ -135,7 +122,7 @@ class TrainCommandTest {
             "--device tpu|unknown --device 'tpu': use cpu or cuda",
             "--tf32|--tf32 is for --device cuda"})
     void invalidLayoutsEndWithOneLineAndExitCode2(String args, String message) {
-        Run r = train(args.split(" "));
+        Cli.Run r = train(args.split(" "));
         assertEquals(2, r.exit(), r.out() + r.err());
         List<String> lines = r.err().lines().toList();
         assertEquals(1, lines.size(), r.err());
@@ -146,7 +133,7 @@ class TrainCommandTest {
     /** Sixteen ranks on CUDA: no machine here has that many GPUs; without a GPU the reason is the driver's. */
     @Test
     void cudaWithTooFewGpusEndsWithOneLineSayingWhy() {
-        Run r = train("--device", "cuda", "--dp", "16");
+        Cli.Run r = train("--device", "cuda", "--dp", "16");
         assertEquals(2, r.exit(), r.out() + r.err());
         List<String> lines = r.err().lines().toList();
         assertEquals(1, lines.size(), r.err());

@@ -1,14 +1,11 @@
 package dev.gatun.e2e.gpu;
 
 import dev.gatun.e2e.gpu.GpuCheckStep.Figures;
-import dev.gatun.gpt.cli.GatunCli;
+import dev.gatun.e2e.Cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,25 +21,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(180)
 class GpuFiguresTest {
-    private record Run(int exit, String out, String err) {
-    }
-
-    /** Runs {@code gatun args} in this JVM. */
-    private static Run gatun(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = GatunCli.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        int exit = cli.execute(args);
-        return new Run(exit, out.toString(), err.toString());
-    }
-
     @Test
     void theGpt2FiguresComeFromTheTrainersOwnOutputAndMetrics(@TempDir Path dir) throws Exception {
         Path a = dir.resolve("a");
         Path b = dir.resolve("b");
-        Run run = gatun("train", "--steps", "4", "--out", a.toString());
+        Cli.Run run = Cli.run("train", "--steps", "4", "--out", a.toString());
         assertEquals(0, run.exit(), run.err());
         Figures same = GpuFigures.gpt2(List.of(run.out()), a, a, 1);
         assertEquals(List.of(), same.failures());
@@ -54,7 +37,7 @@ class GpuFiguresTest {
         assertTrue(inUse > 0 && (double) v.get("peak_reserved_mib") >= inUse, v.toString());
         assertFalse(v.containsKey("mfu"), "no MFU on the CPU: " + v);
 
-        Run other = gatun("train", "--steps", "1", "--seed", "8", "--out", b.toString());
+        Cli.Run other = Cli.run("train", "--steps", "1", "--seed", "8", "--out", b.toString());
         assertEquals(0, other.exit(), other.err());
         Figures differ = GpuFigures.gpt2(List.of(run.out()), a, b, 1);
         assertEquals(1, differ.failures().size(), differ.toString());
@@ -68,7 +51,7 @@ class GpuFiguresTest {
 
     @Test
     void theProbeReadsNvidiaSmiAndGatunInfo() {
-        Run info = gatun("info");
+        Cli.Run info = Cli.run("info");
         assertEquals(0, info.exit(), info.err());
         String smi = "NVIDIA H200, 143771 MiB, 570.124.06\n";
         Figures f = GpuFigures.probe(List.of(smi, info.out()));

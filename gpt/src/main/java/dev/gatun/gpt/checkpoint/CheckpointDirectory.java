@@ -188,7 +188,8 @@ public final class CheckpointDirectory {
             }
         }
         if (!rejected.isEmpty()) {
-            throw new IllegalArgumentException("no checkpoint in " + root + " verifies: " + String.join("; ", rejected));
+            throw new IllegalArgumentException("no checkpoint in " + root + " verifies: "
+                    + String.join("; ", rejected));
         }
         return Optional.empty();
     }
@@ -273,12 +274,13 @@ public final class CheckpointDirectory {
         }
         long saved = number(infoFile, node, "step");
         if (saved != step) {
-            throw new IllegalArgumentException(infoFile + ": field 'step' is " + saved + " but the directory is of step "
-                    + step);
+            throw new IllegalArgumentException(infoFile + ": field 'step' is " + saved
+                    + " but the directory is of step " + step);
         }
         long worldSize = number(infoFile, node, "world_size");
         if (worldSize < 1 || worldSize > 1 << 20) {
-            throw new IllegalArgumentException(infoFile + ": field 'world_size' must be in [1, 2^20], got " + worldSize);
+            throw new IllegalArgumentException(infoFile + ": field 'world_size' must be in [1, 2^20], got "
+                    + worldSize);
         }
         String layout = text(infoFile, node, "layout");
         String model = text(infoFile, node, "model");
@@ -328,28 +330,24 @@ public final class CheckpointDirectory {
     }
 
     private static long number(Path file, JsonNode node, String name, String field) {
-        JsonNode v = node.get(name);
-        if (v == null || !v.canConvertToLong()) {
-            throw new IllegalArgumentException(file + ": field '" + field + "' is " + (v == null ? "missing"
-                    : "not an integer (" + v + ")"));
-        }
-        return v.asLong();
+        return required(file, node, name, field, JsonNode::canConvertToLong, "an integer").asLong();
     }
 
     private static String text(Path file, JsonNode node, String field) {
-        JsonNode v = node.get(field);
-        if (v == null || !v.isTextual()) {
-            throw new IllegalArgumentException(file + ": field '" + field + "' is " + (v == null ? "missing"
-                    : "not a string"));
-        }
-        return v.asText();
+        return required(file, node, field, field, JsonNode::isTextual, "a string").asText();
     }
 
     private static JsonNode object(Path file, JsonNode node, String field) {
-        JsonNode v = node.get(field);
-        if (v == null || !v.isObject()) {
+        return required(file, node, field, field, JsonNode::isObject, "an object");
+    }
+
+    /** {@code node.get(name)}, or a one-line error naming the file and the field if it is missing or not {@code kind}. */
+    private static JsonNode required(Path file, JsonNode node, String name, String field,
+                                     java.util.function.Predicate<JsonNode> ok, String kind) {
+        JsonNode v = node.get(name);
+        if (v == null || !ok.test(v)) {
             throw new IllegalArgumentException(file + ": field '" + field + "' is " + (v == null ? "missing"
-                    : "not an object"));
+                    : "not " + kind + " (" + v + ")"));
         }
         return v;
     }

@@ -28,8 +28,8 @@ import java.time.Instant;
  * How every {@code gatun} command ends when it fails, so that no stack trace reaches a user:
  * <ol>
  *   <li>a command line that does not parse: one line with picocli's reason and where the options are listed, exit 2;</li>
- *   <li>an expected failure, found anywhere in the exception's cause chain: one line {@code gatun <command>: <what>},
- *       exit 2 for bad input ({@link IllegalArgumentException}, a file that is missing, unreadable or not what it
+ *   <li>an expected failure, found anywhere in the exception's cause chain (bad input first): one line
+ *       {@code gatun <command>: <what>}, exit 2 for bad input ({@link IllegalArgumentException}, a file that is missing, unreadable or not what it
  *       should be) and 1 for a failure during the run (a collective, the rendezvous, a GPU library, memory);</li>
  *   <li>anything else is a bug: one line naming the exception and the file its full trace was written to, exit 1.</li>
  * </ol>
@@ -66,14 +66,21 @@ final class CliErrors implements IExecutionExceptionHandler, IParameterException
         return code;
     }
 
-    /** The first exception of the cause chain that is an expected failure, or null. */
+    /**
+     * The expected failure of a cause chain, or null: bad input anywhere in the chain (a rank that failed on a bad
+     * checkpoint failed because of the checkpoint), else the first failure during the run.
+     */
     static Throwable expected(Throwable e) {
+        Throwable runFailure = null;
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (isBadInput(t) || isRunFailure(t)) {
+            if (isBadInput(t)) {
                 return t;
             }
+            if (runFailure == null && isRunFailure(t)) {
+                runFailure = t;
+            }
         }
-        return null;
+        return runFailure;
     }
 
     private static boolean isBadInput(Throwable t) {

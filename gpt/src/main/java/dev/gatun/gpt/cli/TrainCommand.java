@@ -178,7 +178,7 @@ public final class TrainCommand implements Callable<Integer> {
                 setup.saveTo.delete(step);
                 out.println("removed " + setup.saveTo.stepDirectory(step) + " (another run's, --overwrite)");
             }
-            return train(setup, out, err);
+            return train(setup, out);
         } finally {
             if (lock != null) {
                 lock.close();
@@ -207,7 +207,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private Integer train(Setup setup, PrintWriter out, PrintWriter err) {
+    private Integer train(Setup setup, PrintWriter out) {
         Training.Result result;
         boolean console = System.console() != null;
         long every = Math.max(1, steps / 10);
@@ -230,18 +230,7 @@ public final class TrainCommand implements Callable<Integer> {
                             out.flush();
                         }
                     }, exportHf != null);
-        } catch (RuntimeException e) {
-            Throwable root = e;
-            while (root.getCause() != null) {
-                root = root.getCause();
-            }
-            if (root instanceof IllegalArgumentException) { // bad input found once the ranks run (e.g. a checkpoint)
-                err.println("gatun train: " + root.getMessage());
-                err.flush();
-                return 2;
-            }
-            throw e;
-        }
+        } // bad input found once the ranks run (e.g. a checkpoint) ends in one line and exit 2 by CliErrors
         if (!result.reporter()) {
             out.println("done: this process's ranks finished; the process of the last stage's dp 0, tp 0 rank reports");
             out.flush();
