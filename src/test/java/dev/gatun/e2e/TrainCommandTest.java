@@ -50,6 +50,8 @@ class TrainCommandTest {
             assertTrue(r.out().contains(dir.resolve(f).toString()), "prints the path of " + f + ":\n" + r.out());
         }
         assertTrue(r.out().contains("model states"), r.out());
+        assertTrue(r.out().contains("\nmemory  about ") && r.out().contains(" at the peak (estimated: parameters "),
+                "the header gives the memory estimate:\n" + r.out());
         assertTrue(Files.getPosixFilePermissions(dir.resolve("loss.svg"))
                 .contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ), "charts are readable like outputs");
     }
@@ -75,6 +77,8 @@ class TrainCommandTest {
         for (int rank = 0; rank < 8; rank++) {
             assertTrue(r.out().contains("\n  " + rank + "    ("), "memory row of rank " + rank + ":\n" + r.out());
         }
+        assertTrue(r.out().contains(" at the peak for the 8 ranks of this process (estimated: the largest rank "),
+                r.out());
         String gantt = Files.readString(dir.resolve("pipeline.svg"));
         assertTrue(gantt.contains(">stage 0 (ranks ") && gantt.contains(">stage 1 (ranks "),
                 "the Gantt chart has a lane per pipeline stage, with the ranks it stands for");
@@ -118,6 +122,7 @@ class TrainCommandTest {
             "--zero 4|--zero must be 0, 1, 2 or 3, got 4",
             "--schedule zigzag|unknown schedule 'zigzag': choose one of gpipe, 1f1b, interleaved",
             "--schedule interleaved --pp 2|the interleaved schedule needs --virtual-stages >= 2",
+            "--schedule interleaved --virtual-stages 2|the interleaved schedule needs --pp >= 2, got 1",
             "--data /no/such/file.txt|data file /no/such/file.txt does not exist",
             "--device tpu|unknown --device 'tpu': use cpu or cuda",
             "--tf32|--tf32 is for --device cuda"})
@@ -127,6 +132,22 @@ class TrainCommandTest {
         List<String> lines = r.err().lines().toList();
         assertEquals(1, lines.size(), r.err());
         assertTrue(lines.getFirst().startsWith("gatun train: " + message), lines.getFirst());
+        assertTrue(r.out().isEmpty(), r.out());
+    }
+
+    /** 4.9 G parameters: refused at once, before anything is allocated, with the estimate and the limit. */
+    @Test
+    void aModelTooLargeForThisMachineIsRefusedBeforeItIsBuilt() {
+        Cli.Run r = train("--layers", "100000");
+        assertEquals(2, r.exit(), r.out() + r.err());
+        List<String> lines = r.err().lines().toList();
+        assertEquals(1, lines.size(), r.err());
+        String line = lines.getFirst();
+        assertTrue(line.startsWith("gatun train: not enough memory: this run needs about "), line);
+        assertTrue(line.contains(" at the peak (estimated: parameters ") && line.contains(" activations "), line);
+        assertTrue(line.contains(" of host memory available (MemAvailable): ") || line.contains(" of free host memory: "),
+                line);
+        assertTrue(line.endsWith(" (--no-memory-check runs it anyway)"), line);
         assertTrue(r.out().isEmpty(), r.out());
     }
 

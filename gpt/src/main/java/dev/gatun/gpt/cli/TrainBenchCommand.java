@@ -127,6 +127,11 @@ final class TrainBenchCommand implements Callable<Integer> {
             try {
                 layout.validate(config, m.batchSequences(n));
                 placement.check(n);
+                var memory = new MemoryCheck(config, layout, PrecisionPolicy.FP32, m.batchSequences(n),
+                        placement.memoryLimit(n));
+                if (!memory.fits()) {
+                    throw new IllegalArgumentException(memory.shortfall() + ": use fewer --ranks or the tiny preset");
+                }
                 layouts.add(layout);
             } catch (IllegalArgumentException e) {
                 problem = "--mode " + mode + " with " + n + " ranks: " + e.getMessage();

@@ -131,6 +131,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--loss-axis", defaultValue = "linear", description = "loss.svg's y axis: linear or log (a spike "
             + "does not flatten the curve) (default ${DEFAULT-VALUE})")
     String lossAxis;
+    @Option(names = "--no-memory-check", description = "start even when the estimated memory exceeds what the "
+            + "machine (CPU) or a GPU has free")
+    boolean noMemoryCheck;
     @Option(names = "--timeout", defaultValue = "5m", converter = DurationConverter.class,
             description = "collective timeout (default ${DEFAULT-VALUE})")
     Duration timeout;
@@ -159,6 +162,8 @@ public final class TrainCommand implements Callable<Integer> {
                 setup.layout.worldSize()), setup.options.policy().name());
         out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
                 setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
+        out.println("memory  " + setup.memory.describe() + (setup.memory.fits() ? ""
+                : "; over the limit, started with --no-memory-check"));
         out.flush();
         setup.resumed.ifPresent(found -> describeResume(out, found, setup));
         out.flush();
@@ -268,7 +273,7 @@ public final class TrainCommand implements Callable<Integer> {
     private record Setup(GptConfig config, ParallelLayout layout, TrainOptions options, TokenDataset dataset,
                          String dataName, String tokenizerName, RankPlacement placement, Optional<Mfu> mfu,
                          Optional<CheckpointDirectory.Found> resumed, CheckpointDirectory saveTo, List<Long> otherRuns,
-                         boolean locks, LineChart.Scale lossAxis) {
+                         boolean locks, LineChart.Scale lossAxis, MemoryCheck memory) {
     }
 
     /** CPU threads, or GPUs: this process one rank under torchrun's variables, else one thread per local GPU. */
@@ -343,6 +348,13 @@ public final class TrainCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("unknown --precision '" + precision
                     + "': use fp32, bf16 or fp16");
         };
+        placement.check(layout.worldSize());
+        var memory = new MemoryCheck(config, layout, policy, batch, placement.memoryLimit(layout.worldSize()));
+        if (!noMemoryCheck) {
+            memory.refusal().ifPresent(why -> {
+                throw new IllegalArgumentException(why + " (--no-memory-check runs it anyway)");
+            });
+        }
         Optional<CheckpointDirectory.Found> resumed = Optional.empty();
         if (resume != null) {
             try {
@@ -372,7 +384,6 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the data has " + dataset.size() + " tokens, fewer than one sequence of "
                     + (config.seqLen() + 1) + ": use a larger --data file or a smaller --seq-len");
         }
-        placement.check(layout.worldSize());
         OutputPaths.checkFolder("--out", out);
         CheckpointDirectory saveTo = new CheckpointDirectory(out.resolve("checkpoints"), keep);
         List<Long> otherRuns = List.of();
@@ -398,6 +409,7 @@ public final class TrainCommand implements Callable<Integer> {
                 ? Optional.of(new Mfu(config.flopsPerToken(), peak.getAsDouble(), layout.worldSize()))
                 : Optional.empty();
         return new Setup(config, layout, options, dataset, data != null ? data.toString() : "generated arithmetic",
-                t.name(), placement, mfu, resumed, saveTo, otherRuns, locks, LineChart.Scale.parse(lossAxis));
+                t.name(), placement, mfu, resumed, saveTo, otherRuns, locks, LineChart.Scale.parse(lossAxis),
+                memory);
     }
 }

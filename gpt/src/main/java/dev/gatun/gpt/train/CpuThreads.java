@@ -3,6 +3,7 @@ package dev.gatun.gpt.train;
 import dev.gatun.collectives.CommOptions;
 import dev.gatun.collectives.InProcessWorld;
 import dev.gatun.memory.HostAllocator;
+import dev.gatun.memory.HostMemory;
 import dev.gatun.ops.cpu.CpuBackend;
 
 import java.util.List;
@@ -24,6 +25,12 @@ final class CpuThreads implements RankPlacement {
         if (worldSize < 1) {
             throw new IllegalArgumentException("a world needs at least 1 rank, got " + worldSize);
         }
+    }
+
+    /** Every rank is a thread of this JVM: they share the host memory available. */
+    @Override
+    public MemoryLimit memoryLimit(int worldSize) {
+        return new MemoryLimit(HostMemory.availableBytes(), true, HostMemory.source());
     }
 
     @Override

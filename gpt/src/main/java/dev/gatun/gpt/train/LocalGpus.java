@@ -61,6 +61,23 @@ final class LocalGpus implements RankPlacement {
         }
     }
 
+    /** Each rank has its GPU to itself: the least free memory of {@code cuda:0..worldSize-1}. */
+    @Override
+    public MemoryLimit memoryLimit(int worldSize) {
+        check(worldSize);
+        long least = Long.MAX_VALUE;
+        int which = 0;
+        for (int r = 0; r < worldSize; r++) {
+            Cuda.setDevice(r);
+            long free = Cuda.memGetInfo().freeBytes();
+            if (free < least) {
+                least = free;
+                which = r;
+            }
+        }
+        return new MemoryLimit(least, false, "free memory of cuda:" + which);
+    }
+
     @Override
     public OptionalDouble peakFlopsPerRank() {
         return Cuda.isAvailable() ? GpuRanks.peak(0, options) : OptionalDouble.empty();

@@ -27,6 +27,10 @@ public record ParallelLayout(int dp, int tp, int pp, ZeroStage zero, ScheduleKin
                 throw new IllegalArgumentException("the interleaved schedule needs --virtual-stages >= 2, got "
                         + virtualStages + " (with one chunk per rank use --schedule 1f1b)");
             }
+            if (pp < 2) {
+                throw new IllegalArgumentException("the interleaved schedule needs --pp >= 2, got " + pp + " (its "
+                        + "chunks take turns between pipeline ranks; with one rank use --schedule 1f1b)");
+            }
         } else if (virtualStages != 1) {
             throw new IllegalArgumentException("--virtual-stages " + virtualStages + " needs --schedule interleaved ("
                     + schedule + " runs one chunk per rank)");

@@ -58,6 +58,12 @@ public interface RankPlacement {
      */
     OptionalDouble peakFlopsPerRank();
 
+    /**
+     * The memory this placement's ranks can take for a world of {@code worldSize}, to compare with a
+     * {@link MemoryEstimate} before anything is allocated.
+     */
+    MemoryLimit memoryLimit(int worldSize);
+
     /** One line for the run's header, e.g. {@code "4 ranks as threads on the CPU"}. */
     String describe(int worldSize);
 

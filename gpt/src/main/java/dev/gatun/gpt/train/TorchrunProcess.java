@@ -57,6 +57,14 @@ final class TorchrunProcess implements RankPlacement {
         }
     }
 
+    /** This process's rank has its GPU, {@code cuda:LOCAL_RANK}, to itself. */
+    @Override
+    public MemoryLimit memoryLimit(int worldSize) {
+        check(worldSize);
+        Cuda.setDevice(env.localRank());
+        return new MemoryLimit(Cuda.memGetInfo().freeBytes(), false, "free memory of cuda:" + env.localRank());
+    }
+
     @Override
     public OptionalDouble peakFlopsPerRank() {
         return Cuda.isAvailable() ? GpuRanks.peak(env.localRank(), options) : OptionalDouble.empty();

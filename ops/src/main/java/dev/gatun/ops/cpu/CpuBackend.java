@@ -3,6 +3,7 @@ package dev.gatun.ops.cpu;
 import dev.gatun.memory.Device;
 import dev.gatun.memory.DeviceStream;
 import dev.gatun.memory.HostAllocator;
+import dev.gatun.memory.MemoryReport;
 import dev.gatun.memory.Tensor;
 import dev.gatun.ops.AdamWStep;
 import dev.gatun.ops.Backend;
@@ -309,6 +310,14 @@ public final class CpuBackend implements Backend {
         open();
         double total = elementwise.sumOfSquares(x.hostSegment(), n);
         Lanes.set(out.hostSegment(), 0, (float) (Lanes.get(out.hostSegment(), 0) + total));
+    }
+
+    /**
+     * The bytes of this backend's own scratch (attention's gathered heads and score gradients), current and peak: it
+     * comes from the backend's workspace allocator, not from the caller's, so the caller's accounting leaves it out.
+     */
+    public MemoryReport workspaceReport() {
+        return workspace.accountant().report();
     }
 
     /**
