@@ -1,6 +1,6 @@
 package dev.gatun.e2e;
 
-import dev.gatun.gpt.cli.GatunCli;
+import dev.gatun.cli.GatunCli;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;

@@ -1,7 +1,7 @@
 package dev.gatun.e2e;
 
 import dev.gatun.bindings.Cuda;
-import dev.gatun.gpt.cli.GatunCli;
+import dev.gatun.cli.GatunCli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;

@@ -3,7 +3,7 @@ package dev.gatun.e2e;
 import dev.gatun.bindings.Cuda;
 import dev.gatun.bindings.NativeLibraries;
 import dev.gatun.bindings.NativeLibrary;
-import dev.gatun.gpt.cli.GatunCli;
+import dev.gatun.cli.GatunCli;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 

@@ -1,6 +1,6 @@
 package dev.gatun.e2e;
 
-import dev.gatun.gpt.cli.GatunCli;
+import dev.gatun.cli.GatunCli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;

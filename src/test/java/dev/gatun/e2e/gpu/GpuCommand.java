@@ -19,7 +19,7 @@ sealed interface GpuCommand {
 
     /** {@code gatun ARGS}: the command line's main class on the pack's class path. */
     record Gatun(List<String> args) implements GpuCommand {
-        static final String MAIN = "dev.gatun.gpt.cli.GatunCli";
+        static final String MAIN = "dev.gatun.cli.GatunCli";
 
         public Gatun {
             args = List.copyOf(args);

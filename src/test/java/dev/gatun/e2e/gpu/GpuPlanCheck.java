@@ -4,7 +4,7 @@ import dev.gatun.e2e.gpu.GpuCommand.Benchmark;
 import dev.gatun.e2e.gpu.GpuCommand.Gatun;
 import dev.gatun.e2e.gpu.GpuCommand.Program;
 import dev.gatun.e2e.gpu.GpuCommand.Tests;
-import dev.gatun.gpt.cli.GatunCli;
+import dev.gatun.cli.GatunCli;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.runner.options.CommandLineOptionException;
 import org.openjdk.jmh.runner.options.CommandLineOptions;

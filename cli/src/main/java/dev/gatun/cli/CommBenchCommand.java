@@ -1,0 +1,230 @@
+package dev.gatun.cli;
+
+import dev.gatun.bindings.Cuda;
+import dev.gatun.collectives.CommOptions;
+import dev.gatun.collectives.InProcessWorld;
+import dev.gatun.collectives.bench.CollectiveSweep;
+import dev.gatun.collectives.nccl.NcclCommunicator;
+import dev.gatun.memory.CachingDeviceAllocator;
+import dev.gatun.memory.CudaStream;
+import dev.gatun.memory.DType;
+import dev.gatun.memory.Device;
+import dev.gatun.memory.HostAllocator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * {@code gatun comm-bench}: an nccl-tests-style sweep (size, count, type, time, algbw, busbw) of all-reduce,
+ * reduce-scatter and all-gather, on the in-process backend (ranks as threads, compared with this machine's memcpy
+ * bandwidth measured in the same run) or on NCCL over 2, 4, 8 GPUs of this box (the NVLink scaling test: busbw
+ * per rank count and the scaling efficiency against the smallest count, with the topology nvidia-smi reports). With
+ * fewer than 2 GPUs the NCCL sweep says why it cannot run and exits cleanly.
+ */
+@Command(name = "comm-bench", mixinStandardHelpOptions = true,
+        description = "Sweep collectives over message sizes: time, algbw, busbw (nccl-tests' bus factors).")
+final class CommBenchCommand implements Callable<Integer> {
+    @Option(names = "--backend", defaultValue = "inprocess", description = "inprocess or nccl (default ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--ranks", defaultValue = "4", split = ",",
+            description = "rank counts to sweep, e.g. 2,4,8 (default ${DEFAULT-VALUE})")
+    List<Integer> ranks;
+
+    @Option(names = "--op", defaultValue = "all", description = "all_reduce, reduce_scatter, all_gather or all")
+    String op;
+
+    @Option(names = "--dtype", defaultValue = "fp32", description = "fp32, bf16, fp16 or int32 (default ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Option(names = {"-b", "--min-bytes"}, defaultValue = "1K", converter = ByteSizeConverter.class,
+            description = "smallest size in bytes, K/M/G suffixes as nccl-tests (default ${DEFAULT-VALUE})")
+    long minBytes;
+
+    @Option(names = {"-e", "--max-bytes"}, defaultValue = "64M", converter = ByteSizeConverter.class,
+            description = "largest size in bytes, K/M/G suffixes (default ${DEFAULT-VALUE})")
+    long maxBytes;
+
+    @Option(names = {"-f", "--factor"}, defaultValue = "4", description = "size multiplier (default ${DEFAULT-VALUE})")
+    int factor;
+
+    @Option(names = {"-n", "--iters"}, defaultValue = "20", description = "timed calls per size (default ${DEFAULT-VALUE})")
+    int iterations;
+
+    @Option(names = {"-w", "--warmup"}, defaultValue = "5", description = "untimed calls per size (default ${DEFAULT-VALUE})")
+    int warmup;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        String problem = ranks.stream().anyMatch(n -> n < 1) ? "--ranks " + ranks + ": every rank count must be >= 1"
+                : minBytes < 1 || minBytes > maxBytes ? "-b " + minBytes + " and -e " + maxBytes
+                + ": sizes need 1 <= -b <= -e"
+                : factor < 2 ? "-f " + factor + " must be >= 2 (each size is the previous one times -f)"
+                : iterations < 1 ? "-n " + iterations + " must be >= 1 (timed calls per size)"
+                : warmup < 0 ? "-w " + warmup + " must be >= 0 (untimed calls per size)" : null;
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
+        DType type = DType.parse(dtype);
+        List<CollectiveSweep.Op> ops = op.equalsIgnoreCase("all") ? List.of(CollectiveSweep.Op.values())
+                : List.of(CollectiveSweep.Op.parse(op));
+        List<Long> sizes = CollectiveSweep.sizes(minBytes, maxBytes, factor);
+        return switch (backend.toLowerCase(Locale.ROOT)) {
+            case "inprocess" -> inProcess(out, ops, type, sizes);
+            case "nccl" -> nccl(out, ops, type, sizes);
+            default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "unknown backend '" + backend + "': expected inprocess or nccl");
+        };
+    }
+
+    private int inProcess(PrintWriter out, List<CollectiveSweep.Op> ops, DType type, List<Long> sizes) {
+        double memcpy = memcpyBandwidth(Math.max(maxBytes, 1 << 20));
+        out.printf(Locale.ROOT, "# in-process backend (ranks are threads), %d cores; memcpy (MemorySegment.copy of %d B): "
+                + "%.2f GB/s%n", Runtime.getRuntime().availableProcessors(), Math.max(maxBytes, 1 << 20), memcpy);
+        for (int n : ranks) {
+            for (CollectiveSweep.Op o : ops) {
+                List<List<CollectiveSweep.Row>> all = InProcessWorld.run(n, comm -> {
+                    try (HostAllocator host = new HostAllocator()) {
+                        return CollectiveSweep.run(comm, host, o, type, sizes, warmup, iterations);
+                    }
+                });
+                print(out, n, all.getFirst());
+                CollectiveSweep.Row last = all.getFirst().getLast();
+                double ratio = last.busbw() / memcpy;
+                out.printf(Locale.ROOT, "# %s, %d ranks, %d B: busbw / memcpy = %.3f%s%n", o.label(), n, last.bytes(),
+                        ratio, n < 2 ? "" : String.format(Locale.ROOT, "; the memory-traffic bound of %d ranks with "
+                                + "buffers of their own is %.3f (%.0f%% of it reached)", n, o.sharedMemoryBound(n),
+                                100 * ratio / o.sharedMemoryBound(n)));
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private int nccl(PrintWriter out, List<CollectiveSweep.Op> ops, DType type, List<Long> sizes) throws Exception {
+        if (!Cuda.isAvailable()) {
+            out.println("comm-bench --backend nccl needs at least 2 CUDA GPUs; this machine has none: "
+                    + Cuda.unavailableReason());
+            out.flush();
+            return 0;
+        }
+        int gpus = Cuda.deviceCount();
+        if (gpus < 2) {
+            out.println("comm-bench --backend nccl needs at least 2 CUDA GPUs (NCCL puts one rank per GPU); this "
+                    + "machine has " + gpus + ": nothing to scale over");
+            out.flush();
+            return 0;
+        }
+        out.println("# NCCL on " + gpus + " GPUs; topology (nvidia-smi topo -m):");
+        out.println(topology());
+        for (CollectiveSweep.Op o : ops) {
+            List<CollectiveSweep.Row> base = null;
+            for (int n : ranks) {
+                if (n > gpus || n < 2) {
+                    out.println("# " + o.label() + ": skipping " + n + " ranks (this box has " + gpus + " GPUs)");
+                    continue;
+                }
+                List<CollectiveSweep.Row> rows = ncclSweep(n, o, type, sizes);
+                print(out, n, rows);
+                if (base == null) {
+                    base = rows;
+                } else {
+                    for (int i = 0; i < rows.size(); i++) {
+                        out.printf(Locale.ROOT, "#   %d B: busbw %d ranks / %d ranks = %.3f%n", rows.get(i).bytes(), n,
+                                base.get(i).ranks(), rows.get(i).busbw() / base.get(i).busbw());
+                    }
+                }
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private List<CollectiveSweep.Row> ncclSweep(int n, CollectiveSweep.Op o, DType type, List<Long> sizes)
+            throws Exception {
+        List<CudaStream> streams = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            streams.add(new CudaStream(Device.cuda(i)));
+        }
+        List<NcclCommunicator> comms = NcclCommunicator.initAll("world", streams, CommOptions.DEFAULT);
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<List<CollectiveSweep.Row>>> futures = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                NcclCommunicator comm = comms.get(i);
+                Device device = Device.cuda(i);
+                futures.add(pool.submit(() -> {
+                    Cuda.setDevice(device.ordinal());
+                    try (CachingDeviceAllocator memory = CachingDeviceAllocator.cuda(device)) {
+                        return CollectiveSweep.run(comm, memory, o, type, sizes, warmup, iterations);
+                    } finally {
+                        comm.close(); // on its own thread: ncclCommDestroy is collective within a node
+                    }
+                }));
+            }
+            List<CollectiveSweep.Row> first = null;
+            for (Future<List<CollectiveSweep.Row>> f : futures) {
+                List<CollectiveSweep.Row> rows = f.get();
+                first = first == null ? rows : first;
+            }
+            return first;
+        } finally {
+            pool.shutdownNow();
+            pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+            streams.forEach(CudaStream::close);
+        }
+    }
+
+    private static void print(PrintWriter out, int n, List<CollectiveSweep.Row> rows) {
+        out.println("# " + rows.getFirst().op().label() + ", " + n + " ranks");
+        out.println(CollectiveSweep.Row.header());
+        rows.forEach(r -> out.println(r.format()));
+    }
+
+    /** Bytes per second of {@link MemorySegment#copy} between two off-heap buffers of {@code bytes}, best of 5. */
+    static double memcpyBandwidth(long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = arena.allocate(bytes, 64);
+            MemorySegment b = arena.allocate(bytes, 64);
+            a.fill((byte) 1);
+            b.fill((byte) 2);
+            double best = Double.MAX_VALUE;
+            for (int i = 0; i < 5; i++) {
+                long start = System.nanoTime();
+                MemorySegment.copy(a, 0, b, 0, bytes);
+                best = Math.min(best, (System.nanoTime() - start) / 1e9);
+            }
+            return bytes / best / 1e9;
+        }
+    }
+
+    private static String topology() {
+        try {
+            Process p = new ProcessBuilder("nvidia-smi", "topo", "-m").redirectErrorStream(true).start();
+            String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            return text.strip();
+        } catch (IOException e) {
+            return "(nvidia-smi not available: " + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "(interrupted)";
+        }
+    }
+}
