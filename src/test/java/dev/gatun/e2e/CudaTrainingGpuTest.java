@@ -6,13 +6,13 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.RankPlacement;
-import dev.gatun.gpt.train.ScheduleKind;
-import dev.gatun.gpt.train.StepMetrics;
-import dev.gatun.gpt.train.TrainOptions;
-import dev.gatun.gpt.train.Training;
+import dev.gatun.train.LearningRateSchedule;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.RankPlacement;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.StepMetrics;
+import dev.gatun.train.TrainOptions;
+import dev.gatun.train.Training;
 import dev.gatun.ops.cuda.CudaBackendOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
@@ -31,6 +31,7 @@ import java.util.Arrays;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import dev.gatun.gpt.train.GptTraining;
 
 /**
  * The trainer on CUDA: five steps on GPUs (one per rank, NCCL) give the loss curve of one CPU rank with the same seed
@@ -55,7 +56,7 @@ class CudaTrainingGpuTest {
 
     private static double[] losses(ParallelLayout layout, PrecisionPolicy policy, RankPlacement placement) {
         var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1.0f, 0.01f, 42, 8);
-        var run = new Training(CONFIG, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(120)))
+        var run = new GptTraining(CONFIG, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(120)))
                 .withPlacement(placement).run(DATA, STEPS, m -> { });
         return run.steps().stream().mapToDouble(StepMetrics::loss).toArray();
     }

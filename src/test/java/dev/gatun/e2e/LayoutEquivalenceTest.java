@@ -5,12 +5,12 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.Training;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.ScheduleKind;
-import dev.gatun.gpt.train.StepMetrics;
-import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.train.LearningRateSchedule;
+import dev.gatun.train.Training;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.StepMetrics;
+import dev.gatun.train.TrainOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import org.junit.jupiter.api.Timeout;
@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.gpt.train.GptTraining;
 
 /**
  * The proof that the modules compose (DESIGN property 12): with the same seed and global batch, five training steps
@@ -112,7 +113,7 @@ class LayoutEquivalenceTest {
 
     private static double[] losses(ParallelLayout layout, PrecisionPolicy policy, GptConfig config) {
         var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1.0f, 0.01f, 42, 8);
-        var run = new Training(config, layout, options,
+        var run = new GptTraining(config, layout, options,
                 CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60))).run(DATA, STEPS, m -> { });
         return run.steps().stream().mapToDouble(StepMetrics::loss).toArray();
     }

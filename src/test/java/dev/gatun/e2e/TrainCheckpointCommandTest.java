@@ -1,6 +1,6 @@
 package dev.gatun.e2e;
 
-import dev.gatun.gpt.train.RunLock;
+import dev.gatun.train.RunLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

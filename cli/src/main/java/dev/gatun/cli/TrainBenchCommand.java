@@ -5,14 +5,16 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.Mfu;
-import dev.gatun.gpt.train.RankPlacement;
-import dev.gatun.gpt.train.Training;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.ScheduleKind;
-import dev.gatun.gpt.train.StepMetrics;
-import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.train.LearningRateSchedule;
+import dev.gatun.train.Mfu;
+import dev.gatun.train.RankPlacement;
+import dev.gatun.train.Training;
+import dev.gatun.gpt.train.GptModel;
+import dev.gatun.gpt.train.GptTraining;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.StepMetrics;
+import dev.gatun.train.TrainOptions;
 import dev.gatun.ops.cuda.CudaBackendOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
@@ -125,7 +127,7 @@ final class TrainBenchCommand implements Callable<Integer> {
             int n = ranks.get(i);
             ParallelLayout layout = m.layout(n);
             try {
-                layout.validate(config, m.batchSequences(n));
+                layout.validate(new GptModel(config), m.batchSequences(n));
                 placement.check(n);
                 var memory = new MemoryCheck(config, layout, PrecisionPolicy.FP32, m.batchSequences(n),
                         placement.memoryLimit(n));
@@ -207,8 +209,8 @@ final class TrainBenchCommand implements Callable<Integer> {
         int total = warmup + steps;
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 0, total), 1.0f,
                 0f, SEED, batch);
-        List<StepMetrics> timed = new Training(config, layout, options, CommOptions.DEFAULT).withPlacement(placement)
-                .run(data, total, m -> { }).steps().subList(warmup, total);
+        List<StepMetrics> timed = new GptTraining(config, layout, options, CommOptions.DEFAULT)
+                .withPlacement(placement).run(data, total, m -> { }).steps().subList(warmup, total);
         long tokens = timed.stream().mapToLong(StepMetrics::tokens).sum();
         double seconds = timed.stream().mapToDouble(StepMetrics::seconds).sum();
         return new Row(layout, batch, steps, tokens, seconds);

@@ -3,24 +3,26 @@ package dev.gatun.cli;
 import dev.gatun.collectives.CommOptions;
 import dev.gatun.collectives.launch.RendezvousStore;
 import dev.gatun.collectives.launch.TorchrunEnvironment;
-import dev.gatun.gpt.checkpoint.CheckpointDirectory;
+import dev.gatun.train.checkpoint.CheckpointDirectory;
 import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
-import dev.gatun.gpt.train.Checkpointing;
+import dev.gatun.train.Checkpointing;
 import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.data.Tokenizer;
 import dev.gatun.gpt.data.Tokenizers;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.train.LearningRateSchedule;
 import dev.gatun.cli.report.LineChart;
-import dev.gatun.gpt.train.Mfu;
-import dev.gatun.gpt.train.RankPlacement;
-import dev.gatun.gpt.train.RunLock;
-import dev.gatun.gpt.train.Training;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.ScheduleKind;
-import dev.gatun.gpt.train.StepMetrics;
-import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.train.Mfu;
+import dev.gatun.train.RankPlacement;
+import dev.gatun.train.RunLock;
+import dev.gatun.train.Training;
+import dev.gatun.gpt.train.GptModel;
+import dev.gatun.gpt.train.GptTraining;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.StepMetrics;
+import dev.gatun.train.TrainOptions;
 import dev.gatun.ops.cuda.CudaBackendOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
@@ -217,7 +219,7 @@ public final class TrainCommand implements Callable<Integer> {
         boolean console = System.console() != null;
         long every = Math.max(1, steps / 10);
         try (ProgressBar bar = progressBar(console)) {
-            var training = new Training(setup.config, setup.layout, setup.options,
+            var training = new GptTraining(setup.config, setup.layout, setup.options,
                     CommOptions.DEFAULT.withTimeout(timeout)).withPlacement(setup.placement);
             if (saveEvery > 0 || setup.resumed.isPresent()) {
                 training = training.withCheckpointing(new Checkpointing(setup.saveTo, saveEvery,
@@ -340,7 +342,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         var layout = new ParallelLayout(dp, tp, pp, ZeroStage.values()[zero], ScheduleKind.byName(schedule),
                 microBatches, virtualStages);
-        layout.validate(config, batch);
+        layout.validate(new GptModel(config), batch);
         PrecisionPolicy policy = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> PrecisionPolicy.FP32;
             case "bf16" -> PrecisionPolicy.BF16_MIXED;

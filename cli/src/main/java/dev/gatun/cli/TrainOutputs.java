@@ -4,12 +4,12 @@ import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.cli.report.LineChart;
 import dev.gatun.cli.report.MemoryChart;
 import dev.gatun.cli.report.MetricsWriter;
-import dev.gatun.gpt.report.ReportFiles;
-import dev.gatun.gpt.train.Mfu;
-import dev.gatun.gpt.train.Training;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.RankSummary;
-import dev.gatun.gpt.train.StepMetrics;
+import dev.gatun.train.checkpoint.AtomicFiles;
+import dev.gatun.train.Mfu;
+import dev.gatun.train.Training;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.RankSummary;
+import dev.gatun.train.StepMetrics;
 import dev.gatun.memory.MemoryCategory;
 import dev.gatun.pipeline.GanttChart;
 
@@ -56,13 +56,13 @@ final class TrainOutputs {
         double[] x = result.steps().stream().mapToDouble(StepMetrics::step).toArray();
         double[] y = result.steps().stream().mapToDouble(StepMetrics::loss).toArray();
         Path loss = dir.resolve("loss.svg");
-        ReportFiles.writeAtomically(loss, LineChart.svg("Training loss, " + layout, "step", "loss",
+        AtomicFiles.writeAtomically(loss, LineChart.svg("Training loss, " + layout, "step", "loss",
                 List.of(new LineChart.Series("loss", x, y)), lossAxis, true));
         written.add(loss);
 
         if (result.measuredTimeline() != null) {
             Path gantt = dir.resolve("pipeline.svg");
-            ReportFiles.writeAtomically(gantt, GanttChart.svg(result.measuredTimeline(), lanes(layout, result)));
+            AtomicFiles.writeAtomically(gantt, GanttChart.svg(result.measuredTimeline(), lanes(layout, result)));
             written.add(gantt);
         }
 
@@ -76,7 +76,7 @@ final class TrainOutputs {
                     r.formulaModelStateBytes()));
         }
         Path memory = dir.resolve("memory.svg");
-        ReportFiles.writeAtomically(memory, MemoryChart.svg("Peak memory per rank, " + layout, "peak memory (MiB)",
+        AtomicFiles.writeAtomically(memory, MemoryChart.svg("Peak memory per rank, " + layout, "peak memory (MiB)",
                 "parameters + gradients + optimizer state", ranks));
         written.add(memory);
         return written;

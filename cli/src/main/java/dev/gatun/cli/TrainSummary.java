@@ -1,11 +1,11 @@
 package dev.gatun.cli;
 
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.train.Mfu;
-import dev.gatun.gpt.train.Training;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.RankSummary;
-import dev.gatun.gpt.train.StepMetrics;
+import dev.gatun.train.Mfu;
+import dev.gatun.train.Training;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.RankSummary;
+import dev.gatun.train.StepMetrics;
 import dev.gatun.memory.MemoryCategory;
 
 import java.io.PrintWriter;

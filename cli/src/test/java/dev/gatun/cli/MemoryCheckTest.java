@@ -2,9 +2,9 @@ package dev.gatun.cli;
 
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.train.MemoryEstimate;
-import dev.gatun.gpt.train.MemoryLimit;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.ScheduleKind;
+import dev.gatun.train.MemoryLimit;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
 import dev.gatun.memory.ByteSize;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;

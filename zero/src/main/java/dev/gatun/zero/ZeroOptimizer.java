@@ -96,6 +96,16 @@ public final class ZeroOptimizer implements AutoCloseable {
     public ZeroOptimizer(ZeroStage stage, PrecisionPolicy policy, Communicator dp, Backend backend,
                          TensorAllocator allocator, FlatBuffer parameters, AdamWConfig adamW, Clipping clipping,
                          DynamicLossScaler scaler) {
+        this(stage, policy, dp, backend, allocator, parameters, adamW, clipping, scaler, null);
+    }
+
+    /**
+     * As above, with the fp32 master weights (mixed precision) copied from {@code masterSource}, the caller's fp32
+     * values of the parameters, instead of cast from the bf16/fp16 {@code parameters}; null casts.
+     */
+    public ZeroOptimizer(ZeroStage stage, PrecisionPolicy policy, Communicator dp, Backend backend,
+                         TensorAllocator allocator, FlatBuffer parameters, AdamWConfig adamW, Clipping clipping,
+                         DynamicLossScaler scaler, MasterSource masterSource) {
         this.stage = Objects.requireNonNull(stage, "stage must not be null");
         this.policy = Objects.requireNonNull(policy, "policy must not be null");
         this.dp = Objects.requireNonNull(dp, "dp communicator must not be null");
@@ -156,7 +166,11 @@ public final class ZeroOptimizer implements AutoCloseable {
         if (policy.fp32Master()) {
             master = shardTensor(DType.FP32, shardNumel, MemoryCategory.OPTIMIZER_STATE, "zero.master");
             for (int u = 0; u < units; u++) {
-                backend.cast(ownedParameters(u), local(master, u));
+                if (masterSource != null) {
+                    masterSource.copy(u, owned[u].offset(), local(master, u));
+                } else {
+                    backend.cast(ownedParameters(u), local(master, u));
+                }
             }
             gradFp32 = shardTensor(DType.FP32, shardNumel, MemoryCategory.WORKSPACE, "zero.grad_fp32");
         } else {

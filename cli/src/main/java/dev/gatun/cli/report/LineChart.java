@@ -35,12 +35,9 @@ public final class LineChart {
         }
     }
 
-    /**
-     * One line: points {@code (x[i], y[i])}.
-     *
-     * @throws IllegalArgumentException if {@code x} and {@code y} differ in length
-     */
+    /** One line: points {@code (x[i], y[i])}. */
     public record Series(String name, double[] x, double[] y) {
+        /** @throws IllegalArgumentException if {@code x} and {@code y} differ in length */
         public Series {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(x, "x");

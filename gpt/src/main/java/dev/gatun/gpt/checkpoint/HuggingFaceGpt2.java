@@ -6,6 +6,9 @@ import dev.gatun.memory.Shape;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import dev.gatun.train.checkpoint.ModelWeights;
+import dev.gatun.train.checkpoint.SafetensorsWriter;
+import dev.gatun.train.checkpoint.SafetensorsFile;
 
 /**
  * The model as one safetensors file with Hugging Face GPT-2 tensor names ({@code GPT2LMHeadModel}'s

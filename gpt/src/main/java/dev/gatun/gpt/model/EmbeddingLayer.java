@@ -7,13 +7,15 @@ import dev.gatun.tp.VocabParallelEmbedding;
 
 import java.util.List;
 import java.util.Set;
+import dev.gatun.train.LayerContext;
+import dev.gatun.train.Layer;
 
 /**
  * Token and position embedding, the first layer: {@code x[b, t] = wte[id[b, t]] + wpe[t]} with {@code wte [Vp, C]}
  * split over tp by vocabulary ({@link VocabParallelEmbedding}, one all-reduce of {@code [B·T, C]}) and
  * {@code wpe [T, C]} replicated. Input: int32 ids {@code [B, T]}; output {@code [B, T, C]}.
  */
-public final class EmbeddingLayer implements GptLayer {
+public final class EmbeddingLayer implements Layer {
     public static final String WTE = "wte.weight";
     public static final String WPE = "wpe.weight";
 
@@ -21,9 +23,15 @@ public final class EmbeddingLayer implements GptLayer {
     private final GptConfig config;
     private final VocabParallelEmbedding wte;
     private final Parameter wpe;
+    private final boolean tiedAcrossStages;
 
-    public EmbeddingLayer(GptConfig config, LayerContext ctx) {
+    /**
+     * @param tiedAcrossStages whether the head, on another pipeline stage, holds a copy of {@code wte} (a tied head in
+     *                         a pipeline of more than one stage)
+     */
+    public EmbeddingLayer(GptConfig config, LayerContext ctx, boolean tiedAcrossStages) {
         this.ctx = ctx;
+        this.tiedAcrossStages = tiedAcrossStages;
         this.config = config;
         this.wte = new VocabParallelEmbedding(config.vocab(), config.paddedVocab(ctx.tpSize()), config.channels(),
                 ctx.tp(), ctx.backend(), ctx.allocator(), "wte", ctx.seed());
@@ -45,6 +53,12 @@ public final class EmbeddingLayer implements GptLayer {
     @Override
     public List<Parameter> parameters() {
         return List.of(wte.weight(), wpe);
+    }
+
+    /** {@code wte} when the last stage's head holds a copy of it. */
+    @Override
+    public List<Parameter> tiedCopies() {
+        return tiedAcrossStages ? List.of(wte.weight()) : List.of();
     }
 
     @Override

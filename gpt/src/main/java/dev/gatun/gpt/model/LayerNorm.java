@@ -9,6 +9,7 @@ import dev.gatun.tp.Parameter;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import dev.gatun.train.LayerContext;
 
 /**
  * LayerNorm over the channels with a gain (initialised to 1) and a bias (0), replicated on every tp rank:

@@ -12,6 +12,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import dev.gatun.train.LayerContext;
+import dev.gatun.train.Layer;
 
 /**
  * The last layer: final LayerNorm, then the vocabulary-parallel logits {@code z_r = ln_f(x)·W_rᵀ [B·T, Vp/tp]} with
@@ -21,7 +23,7 @@ import java.util.Set;
  * input passes {@code f} (all-reduce of the input gradient over tp). The logits go to
  * {@link dev.gatun.tp.VocabParallelCrossEntropy}.
  */
-public final class LmHead implements GptLayer {
+public final class LmHead implements Layer {
     private final LayerContext ctx;
     private final int channels;
     private final int localVocab;
@@ -59,6 +61,18 @@ public final class LmHead implements GptLayer {
     @Override
     public String name() {
         return "lm_head";
+    }
+
+    /** Its copy of the tied embedding, when it holds one (a tied head on another stage than the embedding). */
+    @Override
+    public List<Parameter> tiedCopies() {
+        return ownsWeight && weight.name().equals(EmbeddingLayer.WTE) ? List.of(weight) : List.of();
+    }
+
+    /** The copy is counted once in the gradient norm: on the embedding's stage. */
+    @Override
+    public Set<String> tiedDuplicates() {
+        return tiedCopies().isEmpty() ? Set.of() : Set.of(weight.name());
     }
 
     /** The output embedding this head multiplies by, owned or borrowed. */

@@ -6,6 +6,8 @@ import dev.gatun.pipeline.StagePartitioner;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import dev.gatun.train.LayerContext;
+import dev.gatun.train.Layer;
 
 /**
  * Which layers each pipeline stage (model chunk) holds: the transformer blocks are balanced over the {@code stages}
@@ -36,12 +38,12 @@ public record ModelPartition(GptConfig config, StagePartition blocks) {
      * @param tiedEmbedding for the last stage, the token embedding when it is on this rank (a 1-stage pipeline with a
      *                      tied head), else null
      */
-    public List<GptLayer> buildLayers(int stage, LayerContext ctx, EmbeddingLayer tiedEmbedding) {
-        List<GptLayer> layers = new ArrayList<>();
+    public List<Layer> buildLayers(int stage, LayerContext ctx, EmbeddingLayer tiedEmbedding) {
+        List<Layer> layers = new ArrayList<>();
         boolean ok = false;
         try {
             if (stage == 0) {
-                layers.add(new EmbeddingLayer(config, ctx));
+                layers.add(new EmbeddingLayer(config, ctx, config.tiedHead() && stages() > 1));
             }
             int first = blocks.firstLayer(stage);
             for (int i = first; i < first + blocks.layersPerStage().get(stage); i++) {
@@ -55,7 +57,7 @@ public record ModelPartition(GptConfig config, StagePartition blocks) {
             return layers;
         } finally {
             if (!ok) {
-                layers.forEach(GptLayer::close);
+                layers.forEach(Layer::close);
             }
         }
     }

@@ -10,13 +10,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import dev.gatun.train.LayerContext;
+import dev.gatun.train.Layer;
 
 /**
  * A pre-LayerNorm GPT-2 block, tensor-parallel as Megatron's: {@code r = x + attn(ln_1(x))},
  * {@code y = r + mlp(ln_2(r))}, with {@link ParallelAttention} split by heads and {@link ParallelMlp} by the hidden
  * columns; two all-reduces of {@code [B·T, C]} forward and two backward. Input and output {@code [B, T, C]}.
  */
-public final class TransformerBlock implements GptLayer {
+public final class TransformerBlock implements Layer {
     private final String name;
     private final LayerContext ctx;
     private final LayerNorm ln1;

@@ -2,6 +2,7 @@ package dev.gatun.gpt.train;
 
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.model.ModelPartition;
+import dev.gatun.train.ParallelLayout;
 import dev.gatun.memory.ByteSize;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.MemoryCategory;
@@ -24,9 +25,9 @@ import java.util.Set;
 
 /**
  * Each rank's memory by category, predicted before anything is allocated, by replaying at the size of whole tensors
- * what {@link RankTrainer} allocates and frees while it builds its layers and optimizer and runs its first step (the
+ * what {@link dev.gatun.train.RankTrainer} allocates and frees while it builds its layers and optimizer and runs its first step (the
  * step whose peak every later step repeats): the layers' fp32 parameters and gradients, the ZeRO flat buffers
- * ({@link ShardedParameters}, {@link dev.gatun.zero.ZeroOptimizer}: Ψ padded per layer to a multiple of dp), each
+ * ({@link dev.gatun.train.ShardedParameters}, {@link dev.gatun.zero.ZeroOptimizer}: Ψ padded per layer to a multiple of dp), each
  * layer's saved activations per micro-batch in flight and the temporaries of its backward, in the order the rank's
  * pipeline schedule runs its forwards, backwards, sends and receives; ZeRO-3's gathered and prefetched layers,
  * ZeRO-2/3's materialized and in-flight gradient units, mixed precision's fp32 copies and bf16/fp16 casts.
@@ -88,7 +89,7 @@ public final class MemoryEstimate {
         Objects.requireNonNull(config, "config must not be null");
         Objects.requireNonNull(layout, "layout must not be null");
         Objects.requireNonNull(policy, "policy must not be null");
-        layout.validate(config, batchSequences);
+        layout.validate(new GptModel(config), batchSequences);
         Schedule schedule = layout.schedule().build(layout.pp(), layout.microBatches(), layout.virtualStages());
         List<Integer> blocks = ModelPartition.of(config, layout.stages()).blocks().layersPerStage();
         List<RankEstimate> ranks = new ArrayList<>();
@@ -270,7 +271,9 @@ public final class MemoryEstimate {
             ledger.alloc(P, 4 * psi); // each layer's fp32 values
             ledger.alloc(G, 4 * psi); // and gradients
             ledger.alloc(P, pb * padded); // the flat parameters
-            ledger.free(P, 4 * (fp32 ? psi : units.stream().mapToLong(Unit::computeOnly).sum()));
+            if (fp32) {
+                ledger.free(P, 4 * psi); // the layers' values become views of the flat buffer
+            }
             ledger.alloc(G, pb * padded); // the flat gradients, released at once under ZeRO-2/3
             if (shardedGrads) {
                 ledger.free(G, pb * padded);
@@ -286,6 +289,9 @@ public final class MemoryEstimate {
             }
             ledger.alloc(O, 8 * shard); // Adam m, v
             ledger.alloc(W, 8);
+            if (!fp32) { // the GEMM weights' fp32 values, copied into the master, go
+                ledger.free(P, 4 * units.stream().mapToLong(Unit::computeOnly).sum());
+            }
             if (fp32 && !shardedGrads) {
                 ledger.free(G, 4 * psi); // the layers' gradients become views of the flat ones
             } else if (fp32) {

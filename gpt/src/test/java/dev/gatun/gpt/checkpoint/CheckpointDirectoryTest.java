@@ -7,13 +7,13 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.Checkpointing;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.ScheduleKind;
-import dev.gatun.gpt.train.StepMetrics;
-import dev.gatun.gpt.train.TrainOptions;
-import dev.gatun.gpt.train.Training;
+import dev.gatun.train.LearningRateSchedule;
+import dev.gatun.train.Checkpointing;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.StepMetrics;
+import dev.gatun.train.TrainOptions;
+import dev.gatun.train.Training;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import org.junit.jupiter.api.Test;
@@ -31,6 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.train.checkpoint.CheckpointDirectory;
+import dev.gatun.gpt.train.GptTraining;
 
 /**
  * What a checkpoint directory refuses to load and what it keeps: every file a restore reads is listed, sized and
@@ -46,10 +48,10 @@ class CheckpointDirectoryTest {
     private static final ParallelLayout DP2 = new ParallelLayout(2, 1, 1, ZeroStage.ONE, ScheduleKind.ONE_F_ONE_B, 1, 1);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private static Training training(long steps) {
+    private static GptTraining training(long steps) {
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 1, steps), 1f, 0f,
                 3, 4);
-        return new Training(CONFIG, DP2, options, CommOptions.DEFAULT);
+        return new GptTraining(CONFIG, DP2, options, CommOptions.DEFAULT);
     }
 
     private static double[] losses(Training.Result r) {

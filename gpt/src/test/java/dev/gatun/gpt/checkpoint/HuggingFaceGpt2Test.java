@@ -5,11 +5,11 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.Training;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.ScheduleKind;
-import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.train.LearningRateSchedule;
+import dev.gatun.train.Training;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.TrainOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import org.junit.jupiter.api.Test;
@@ -22,6 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.train.checkpoint.ModelWeights;
+import dev.gatun.train.checkpoint.SafetensorsFile;
+import dev.gatun.gpt.train.GptTraining;
 
 @Timeout(120)
 class HuggingFaceGpt2Test {
@@ -32,7 +35,7 @@ class HuggingFaceGpt2Test {
     private static ModelWeights train(ParallelLayout layout, ModelWeights start, GptConfig config, int steps) {
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 1, 3), 1f, 0f, 4,
                 8).withInitialWeights(start);
-        return new Training(config, layout, options, CommOptions.DEFAULT)
+        return new GptTraining(config, layout, options, CommOptions.DEFAULT)
                 .run(DATA, steps, m -> { }, true).weights();
     }
 

@@ -5,13 +5,13 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
-import dev.gatun.gpt.train.Checkpointing;
-import dev.gatun.gpt.train.Training;
-import dev.gatun.gpt.train.ParallelLayout;
-import dev.gatun.gpt.train.ScheduleKind;
-import dev.gatun.gpt.train.StepMetrics;
-import dev.gatun.gpt.train.TrainOptions;
+import dev.gatun.train.LearningRateSchedule;
+import dev.gatun.train.Checkpointing;
+import dev.gatun.train.Training;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.StepMetrics;
+import dev.gatun.train.TrainOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import org.junit.jupiter.api.Test;
@@ -32,6 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.train.checkpoint.CheckpointDirectory;
+import dev.gatun.gpt.train.GptTraining;
 
 /** Save, stop, resume: the run that resumed is the run that never stopped, bit for bit. */
 @Timeout(180)
@@ -61,9 +63,9 @@ class ResumeTest {
                         PrecisionPolicy.BF16_MIXED));
     }
 
-    private static Training training(Case c) {
+    private static GptTraining training(Case c) {
         var options = new TrainOptions(c.policy(), new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1f, 0.01f, 8, 8);
-        return new Training(CONFIG, c.layout(), options, CommOptions.DEFAULT);
+        return new GptTraining(CONFIG, c.layout(), options, CommOptions.DEFAULT);
     }
 
     private static double[] losses(Training.Result r) {

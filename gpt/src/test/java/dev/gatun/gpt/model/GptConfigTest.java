@@ -16,6 +16,8 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.train.LayerContext;
+import dev.gatun.train.Layer;
 
 class GptConfigTest {
     @Test
@@ -33,11 +35,11 @@ class GptConfigTest {
         long held = InProcessWorld.run(1, comm -> {
             try (CpuBackend backend = new CpuBackend(); HostAllocator allocator = new HostAllocator()) {
                 var ctx = new LayerContext(backend, allocator, new Mappings(comm, allocator, backend.stream()), 1);
-                List<GptLayer> layers = ModelPartition.of(config, 1).buildLayers(0, ctx, null);
+                List<Layer> layers = ModelPartition.of(config, 1).buildLayers(0, ctx, null);
                 List<Parameter> params = new ArrayList<>();
                 layers.forEach(l -> params.addAll(l.parameters()));
                 long n = params.stream().mapToLong(p -> p.shape().numel()).sum();
-                layers.forEach(GptLayer::close);
+                layers.forEach(Layer::close);
                 return n;
             }
         }).getFirst();

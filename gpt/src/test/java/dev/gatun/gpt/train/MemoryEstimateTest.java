@@ -7,7 +7,7 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.train.LearningRateSchedule;
 import dev.gatun.memory.HostAllocator;
 import dev.gatun.memory.MemoryCategory;
 import dev.gatun.ops.cpu.CpuBackend;
@@ -27,6 +27,12 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.train.TrainOptions;
+import dev.gatun.train.RankTrainer;
+import dev.gatun.train.Training;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
+import dev.gatun.train.RankSummary;
 
 /**
  * The estimate against the peaks the accountant measures when the same run trains on the CPU: every rank's peak of
@@ -65,7 +71,7 @@ class MemoryEstimateTest {
                                                                   PrecisionPolicy policy, int batch) {
         MemoryEstimate estimate = MemoryEstimate.of(config, layout, policy, batch);
         var options = new TrainOptions(policy, new LearningRateSchedule(1e-3, 1e-4, 1, 2), 1.0f, 0f, 5, batch);
-        var result = new Training(config, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)))
+        var result = new GptTraining(config, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)))
                 .run(DATA, 2, m -> { });
         for (RankSummary r : result.ranks()) {
             var e = estimate.pipelineRanks().get(r.coordinates().pp());
@@ -101,9 +107,9 @@ class MemoryEstimateTest {
         List<Long> measured = InProcessWorld.run(2, world -> {
             try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
                  HostAllocator allocator = new HostAllocator();
-                 RankTrainer trainer = new RankTrainer(config, layout, options, groups, backend, allocator)) {
+                 RankTrainer trainer = new RankTrainer(new GptModel(config), layout, options, groups, backend, allocator)) {
                 var global = DATA.globalBatch(5, 0, 4, config.seqLen());
-                trainer.step(0, global);
+                trainer.step(0, GptModel.batch(global));
                 return backend.workspaceReport().total().peakBytes();
             }
         });

@@ -8,9 +8,9 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.model.GptLayer;
-import dev.gatun.gpt.model.GptStage;
-import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.train.Layer;
+import dev.gatun.train.LayerStage;
+import dev.gatun.train.LearningRateSchedule;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.HostAllocator;
 import dev.gatun.ops.cpu.CpuBackend;
@@ -29,6 +29,11 @@ import java.util.TreeMap;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.train.TrainOptions;
+import dev.gatun.train.checkpoint.ModelWeights;
+import dev.gatun.train.RankTrainer;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.ScheduleKind;
 
 /** A rank's step: ZeRO's communication per step over the dp group, with micro-batches and with the paper's volumes. */
 @Timeout(60)
@@ -48,10 +53,11 @@ class RankTrainerTest {
         List<Counted> counted = InProcessWorld.run(2, world -> {
             try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
                  HostAllocator allocator = new HostAllocator();
-                 RankTrainer trainer = new RankTrainer(UNTIED, layout, options, groups, backend, allocator)) {
+                 RankTrainer trainer = new RankTrainer(new GptModel(UNTIED), layout, options, groups, backend,
+                         allocator)) {
                 CommStats before = groups.dp().stats();
                 var global = DATA.globalBatch(5, 0, 8, UNTIED.seqLen());
-                var r = trainer.step(0, DATA.shard(global, groups.coordinates().dp(), 2));
+                var r = trainer.step(0, GptModel.batch(DATA.shard(global, groups.coordinates().dp(), 2)));
                 assertTrue(r.update().applied());
                 return new Counted(groups.dp().stats().minus(before), trainer.optimizer().layout().paddedNumel(),
                         trainer.optimizer().layout().units().size());
@@ -93,12 +99,13 @@ class RankTrainerTest {
         List<Map<String, DType>> seen = InProcessWorld.run(2, world -> {
             try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
                  HostAllocator allocator = new HostAllocator();
-                 RankTrainer trainer = new RankTrainer(UNTIED, layout, options, groups, backend, allocator)) {
+                 RankTrainer trainer = new RankTrainer(new GptModel(UNTIED), layout, options, groups, backend,
+                         allocator)) {
                 var global = DATA.globalBatch(5, 0, 8, UNTIED.seqLen());
-                assertTrue(trainer.step(0, DATA.shard(global, groups.coordinates().dp(), 2)).update().applied());
+                assertTrue(trainer.step(0, GptModel.batch(DATA.shard(global, groups.coordinates().dp(), 2))).update().applied());
                 Map<String, DType> dtypes = new TreeMap<>();
-                for (GptStage st : trainer.stages()) {
-                    for (GptLayer l : st.layers()) {
+                for (LayerStage st : trainer.stages()) {
+                    for (Layer l : st.layers()) {
                         for (Parameter p : l.parameters()) {
                             dtypes.put(p.name(), p.compute().dtype());
                             if (l.computeOnly().contains(p.name())) {
@@ -126,14 +133,65 @@ class RankTrainerTest {
         var e = assertThrows(RuntimeException.class, () -> InProcessWorld.run(1, world -> {
             try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
                  HostAllocator allocator = new HostAllocator();
-                 RankTrainer trainer = new RankTrainer(UNTIED, layout, options, groups, backend, allocator)) {
-                return trainer.step(0, DATA.globalBatch(5, 0, 4, UNTIED.seqLen()));
+                 RankTrainer trainer = new RankTrainer(new GptModel(UNTIED), layout, options, groups, backend,
+                         allocator)) {
+                return trainer.step(0, GptModel.batch(DATA.globalBatch(5, 0, 4, UNTIED.seqLen())));
             }
         }));
         Throwable root = e;
         while (root.getCause() != null) {
             root = root.getCause();
         }
-        assertEquals("rank batch must be 8 sequences of 8 tokens, got 4 of 8", root.getMessage());
+        assertEquals("rank batch must be 8 examples (the global batch of 8 over dp 1), got 4", root.getMessage());
+    }
+
+    /**
+     * bf16 from given fp32 weights: the master is those weights bit for bit at step 0, on every rank's shard, not
+     * their bf16 rounding cast back (which loses up to half a bf16 step of every weight).
+     */
+    @ParameterizedTest
+    @EnumSource(value = ZeroStage.class, names = {"NONE", "ONE", "THREE"})
+    void theMasterOfMixedPrecisionIsTheGivenFp32WeightsBitForBit(ZeroStage stage) {
+        var schedule = new LearningRateSchedule(1e-3, 1e-4, 0, 1);
+        var fp32 = new TrainOptions(PrecisionPolicy.FP32, schedule, 1f, 0f, 99, 8);
+        ModelWeights given = new GptTraining(UNTIED, ParallelLayout.single(), fp32,
+                dev.gatun.collectives.CommOptions.DEFAULT).run(DATA, 0, m -> { }, true).weights();
+        var layout = new ParallelLayout(2, 2, 1, stage, ScheduleKind.ONE_F_ONE_B, 1, 1);
+        var bf16 = new TrainOptions(PrecisionPolicy.BF16_MIXED, schedule, 1f, 0f, 5, 8).withInitialWeights(given);
+        List<Long> checked = InProcessWorld.run(4, world -> {
+            try (MeshGroups groups = layout.mesh().groups(world); CpuBackend backend = new CpuBackend();
+                 HostAllocator allocator = new HostAllocator();
+                 RankTrainer trainer = new RankTrainer(new GptModel(UNTIED), layout, bf16, groups, backend,
+                         allocator)) {
+                var opt = trainer.optimizer();
+                float[] master = opt.ownedState().get("master").toFloatArray(backend.stream());
+                long[] local = new long[opt.layout().units().size()];
+                for (int u = 1; u < local.length; u++) {
+                    local[u] = local[u - 1] + opt.ownedShard(u - 1).size();
+                }
+                long n = 0;
+                for (LayerStage st : trainer.stages()) {
+                    for (Layer l : st.layers()) {
+                        for (Parameter p : l.parameters()) {
+                            var e = opt.layout().entry(p.name());
+                            var owned = opt.ownedShard(e.unit());
+                            float[] full = given.get(p.name()).values();
+                            for (long i = 0; i < e.numel(); i++) {
+                                long at = e.offset() + i - owned.offset();
+                                if (at >= 0 && at < owned.size()) {
+                                    float want = full[(int) p.globalIndex(i)];
+                                    assertEquals(Float.floatToRawIntBits(want),
+                                            Float.floatToRawIntBits(master[(int) (local[e.unit()] + at)]),
+                                            p.name() + "[" + i + "]");
+                                    n++;
+                                }
+                            }
+                        }
+                    }
+                }
+                return n;
+            }
+        });
+        assertTrue(checked.stream().allMatch(c -> c > 0), "every rank holds master elements: " + checked);
     }
 }

@@ -5,7 +5,7 @@ import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
-import dev.gatun.gpt.report.LearningRateSchedule;
+import dev.gatun.train.LearningRateSchedule;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import org.junit.jupiter.api.Test;
@@ -16,6 +16,11 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import dev.gatun.train.TrainOptions;
+import dev.gatun.train.Training;
+import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.StepMetrics;
+import dev.gatun.train.ScheduleKind;
 
 @Timeout(120)
 class TrainingTest {
@@ -24,7 +29,7 @@ class TrainingTest {
 
     static double[] losses(ParallelLayout layout, PrecisionPolicy policy, GptConfig config, int steps) {
         var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, steps), 1.0f, 0f, 42, 8);
-        var run = new Training(config, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)))
+        var run = new GptTraining(config, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)))
                 .run(DATA, steps, m -> { });
         return run.steps().stream().mapToDouble(StepMetrics::loss).toArray();
     }
