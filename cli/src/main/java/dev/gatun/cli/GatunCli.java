@@ -3,7 +3,10 @@ package dev.gatun.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code gatun} command line: {@code gatun info}, and (as the modules land) {@code gatun train}. */
+/**
+ * The {@code gatun} command line: {@code train}, {@code bench}, {@code comm-bench}, {@code launch}, {@code info};
+ * {@link #commandLine()} builds it with every command's failures mapped to one line and an exit code.
+ */
 @Command(name = "gatun", mixinStandardHelpOptions = true, versionProvider = GatunCli.Version.class,
         description = "3D-parallel LLM training for the JVM.",
         subcommands = {InfoCommand.class, TrainCommand.class, CommBenchCommand.class, BenchCommand.class,

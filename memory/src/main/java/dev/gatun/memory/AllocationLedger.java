@@ -11,8 +11,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * name what was never freed ({@link #checkNoLeaks}).
  *
  * <p>In debug mode the ledger also records each allocation's site: the innermost {@value #SITE_FRAMES} frames of the
- * allocating thread's stack, outside this class. That costs a stack walk per allocation, so it is opt-in: by
- * constructor argument, or for allocators built with defaults by the system property
+ * allocating thread's stack from where the caller allocated (the allocators' and tensors' own frames left out).
+ * That costs a stack walk per allocation, so it is opt-in: by constructor argument, or for allocators built with
+ * defaults by the system property
  * {@value #RECORD_SITES_PROPERTY}{@code =true} (see {@link #recordSitesRequested()}).
  *
  * <p>Thread-safe.
@@ -89,10 +90,21 @@ public final class AllocationLedger {
         }
     }
 
+    /** The allocation machinery, whose frames a site leaves out so that it starts where the caller allocated. */
+    private static final java.util.Set<String> MACHINERY = java.util.Set.of(AllocationLedger.class.getName(),
+            Accountant.class.getName(), HostAllocator.class.getName(), CachingDeviceAllocator.class.getName(),
+            Tensor.class.getName(), TensorAllocator.class.getName(), Storage.class.getName(),
+            HostBuffer.class.getName(), DeviceBuffer.class.getName());
+
+    private static boolean machinery(StackWalker.StackFrame frame) {
+        String c = frame.getClassName();
+        int nested = c.indexOf('$');
+        return MACHINERY.contains(nested < 0 ? c : c.substring(0, nested));
+    }
+
     private static List<StackTraceElement> callerFrames() {
-        String self = AllocationLedger.class.getName();
         return WALKER.walk(frames -> frames
-                .dropWhile(frame -> frame.getClassName().equals(self))
+                .dropWhile(AllocationLedger::machinery)
                 .limit(SITE_FRAMES)
                 .map(StackWalker.StackFrame::toStackTraceElement)
                 .toList());

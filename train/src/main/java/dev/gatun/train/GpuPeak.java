@@ -13,7 +13,7 @@ import java.util.OptionalDouble;
  * tensor peaks at a lower sustained clock) and MFU a little below. Other architectures: unknown (pass a peak
  * explicitly).
  */
-public final class GpuPeak {
+final class GpuPeak {
     /** The GEMM math a run uses. */
     public enum GemmMath {
         FP32, TF32, BF16

@@ -4,7 +4,7 @@ package dev.gatun.train;
  * Called by a {@link LayerStage} around every layer call: where ZeRO gathers a layer's parameters before use, releases
  * them after, and reduces the layer's gradients after its last backward of the step.
  */
-public interface LayerHooks {
+interface LayerHooks {
     /** No hooks: parameters stay where the layers put them. */
     LayerHooks NONE = new LayerHooks() {
         @Override

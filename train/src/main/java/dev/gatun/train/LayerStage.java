@@ -36,8 +36,8 @@ public final class LayerStage implements PipelineStage, AutoCloseable {
      * @param output       what it gives per micro-batch
      * @param microBatches micro-batches per step (the backward of the last one ends the layers' gradients)
      */
-    public LayerStage(int index, List<Layer> layers, TensorSpec input, TensorSpec output, LayerContext ctx,
-                      LayerHooks hooks, int microBatches) {
+    LayerStage(int index, List<Layer> layers, TensorSpec input, TensorSpec output, LayerContext ctx,
+               LayerHooks hooks, int microBatches) {
         if (layers.isEmpty()) {
             throw new IllegalArgumentException("stage " + index + " has no layers");
         }

@@ -42,6 +42,25 @@ public final class RankTrainer implements AutoCloseable {
                            PipelineResult pipeline) {
     }
 
+    /**
+     * What {@link #evaluate} found on this rank.
+     *
+     * @param loss    the batch's mean loss over the dp group, on ranks that hold the last stage
+     * @param outputs when asked for, the last stage's output of each micro-batch on this rank (under tensor
+     *                parallelism its shard, e.g. a vocabulary slice of the logits); empty otherwise
+     */
+    public record Evaluation(OptionalDouble loss, List<HostArray> outputs) {
+        public Evaluation {
+            outputs = List.copyOf(outputs);
+        }
+    }
+
+    /** Sees a step's gradients after the backward and the dp reduction, before clipping and the update. */
+    @FunctionalInterface
+    public interface GradientHook {
+        void afterBackward(long step, dev.gatun.zero.ReducedGradients gradients);
+    }
+
     private final Model model;
     private final ParallelLayout layout;
     private final TrainOptions options;
@@ -56,6 +75,33 @@ public final class RankTrainer implements AutoCloseable {
     private final boolean holdsFirst;
     private final boolean holdsLast;
     private final int microBatchSize;
+    /** What {@link #alone} made for this trainer and closes with it; null otherwise. */
+    private AutoCloseable ownGroups;
+
+    /**
+     * A trainer of one rank that needs no communicator from the caller: a world of one, in
+     * {@link ParallelLayout#single()}, on the caller's thread.
+     */
+    public static RankTrainer alone(Model model, TrainOptions options, Backend backend, TensorAllocator allocator) {
+        var world = new dev.gatun.collectives.InProcessWorld(1);
+        MeshGroups groups = null;
+        try {
+            groups = ParallelLayout.single().mesh().groups(world.communicator(0));
+            var trainer = new RankTrainer(model, ParallelLayout.single(), options, groups, backend, allocator);
+            MeshGroups g = groups;
+            trainer.ownGroups = () -> {
+                g.close();
+                world.close();
+            };
+            return trainer;
+        } catch (RuntimeException | Error e) {
+            if (groups != null) {
+                groups.close();
+            }
+            world.close();
+            throw e;
+        }
+    }
 
     /**
      * Builds this rank's part of the model and its optimizer; a collective over the world (every rank constructs its
@@ -192,6 +238,30 @@ public final class RankTrainer implements AutoCloseable {
      * global batch's mean loss.
      */
     public RankStep step(long step, Batch batch) {
+        return step(step, batch, null);
+    }
+
+    /**
+     * {@link #step(long, Batch)}, showing the gradients to {@code hook} (when not null) after the backward and their
+     * reduction over dp, before they are clipped and applied.
+     */
+    public RankStep step(long step, Batch batch, GradientHook hook) {
+        return run(step, batch, hook, false, null);
+    }
+
+    /**
+     * The loss of {@code batch} (this rank's dp share, as for {@link #step}) with the current parameters, without
+     * a step: the parameters, the optimizer state and the step count stay as they were. It runs the backward too
+     * (the layers keep what their backward needs until it runs) and discards the gradients; a collective like a
+     * step. With {@code keepOutputs}, the last stage's outputs come back too.
+     */
+    public Evaluation evaluate(Batch batch, boolean keepOutputs) {
+        List<HostArray> outputs = new ArrayList<>();
+        RankStep r = run(-1, batch, null, true, keepOutputs ? outputs : null);
+        return new Evaluation(r.loss(), outputs);
+    }
+
+    private RankStep run(long step, Batch batch, GradientHook hook, boolean discard, List<HostArray> outputs) {
         int m = layout.microBatches();
         int expected = options.batchExamples() / layout.dp();
         if (batch.examples() != expected) {
@@ -218,13 +288,27 @@ public final class RankTrainer implements AutoCloseable {
                 }
             }
             PipelineLoss stageLoss = (mb, output, gradScale) -> {
+                if (outputs != null) {
+                    outputs.add(output.dtype() == DType.INT32
+                            ? HostArray.ofInts(output.toIntArray(backend.stream()), output.shape().dims())
+                            : HostArray.ofFloats(output.toFloatArray(backend.stream()), output.shape().dims()));
+                }
                 var r = loss.evaluate(output, targets.get(mb), gradScale * parameters.optimizer().lossScale());
                 return new PipelineLoss.Result(r.loss(), r.outputGrad());
             };
             PipelineResult result = executor.run(groups.pp(), stages, inputs::get, stageLoss, allocator);
             parameters.finishBackward();
-            double lr = options.learningRate().at(step);
-            ZeroOptimizer.StepResult update = parameters.step((float) lr);
+            ZeroOptimizer.StepResult update;
+            double lr = discard ? Double.NaN : options.learningRate().at(step);
+            if (discard) {
+                parameters.optimizer().discard();
+                update = null;
+            } else {
+                if (hook != null) {
+                    parameters.optimizer().readReducedGradients(g -> hook.afterBackward(step, g));
+                }
+                update = parameters.step((float) lr);
+            }
             OptionalDouble mean = result.meanLoss();
             if (mean.isPresent() && layout.dp() > 1) {
                 try (Tensor l = Tensor.allocate(allocator, DType.FP32, Shape.of(1), MemoryCategory.COMMUNICATION,
@@ -291,6 +375,39 @@ public final class RankTrainer implements AutoCloseable {
         parameters.markStale();
     }
 
+    /**
+     * The values of parameter {@code name} (its global name, e.g. {@code "h0.mlp.fc.weight"}) on this rank, as the
+     * model computes with them (fp32 values of the parameter dtype): this rank's tensor-parallel shard, element
+     * {@code i} at {@link Parameter#globalIndex}{@code (i)} of {@link Parameter#globalShape()}
+     * ({@link #parameter(String)}). A collective over the dp group under ZeRO-3 (it gathers).
+     *
+     * @throws IllegalArgumentException when this rank holds no such parameter
+     */
+    public float[] parameterValues(String name) {
+        parameter(name);
+        var params = parameters.gatheredParameters();
+        try {
+            return params.view(name).toFloatArray(backend.stream());
+        } finally {
+            parameters.releaseGathered();
+        }
+    }
+
+    /**
+     * Parameter {@code name} of this rank (its shard, global shape and index map; its value may be released between
+     * uses under ZeRO-3: read it with {@link #parameterValues}).
+     *
+     * @throws IllegalArgumentException when this rank holds no such parameter, naming those it holds
+     */
+    public Parameter parameter(String name) {
+        Parameter p = parametersByName().get(name);
+        if (p == null) {
+            throw new IllegalArgumentException("this rank holds no parameter '" + name + "'; it holds "
+                    + new java.util.TreeSet<>(parametersByName().keySet()));
+        }
+        return p;
+    }
+
     private java.util.Map<String, Parameter> parametersByName() {
         java.util.Map<String, Parameter> byName = new java.util.HashMap<>();
         for (LayerStage st : stages) {
@@ -317,6 +434,13 @@ public final class RankTrainer implements AutoCloseable {
         stages.forEach(LayerStage::close);
         if (tiedGroup != null) {
             tiedGroup.close();
+        }
+        if (ownGroups != null) {
+            try {
+                ownGroups.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing the one-rank world failed: " + e, e);
+            }
         }
     }
 }

@@ -47,7 +47,7 @@ import java.util.Set;
  * another pipeline stage also holds ({@link Layer#tiedCopies()}, e.g. a tied word embedding): those are first summed
  * over the {@code embeddingGroup} in {@link #finishBackward()}, once the pipeline has drained.
  */
-public final class ShardedParameters implements LayerHooks, AutoCloseable {
+final class ShardedParameters implements LayerHooks, AutoCloseable {
     private final Backend backend;
     private final ZeroOptimizer optimizer;
     private final FlatBuffer parameters;

@@ -11,6 +11,7 @@ import dev.gatun.memory.Tensor;
 import dev.gatun.memory.TensorAllocator;
 import dev.gatun.ops.Backend;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -362,6 +363,42 @@ public final class ZeroOptimizer implements AutoCloseable {
             case NONE, ONE -> gradients.view(u, owned[u]);
             case TWO, THREE -> local(gradShard, u);
         };
+    }
+
+    /**
+     * Reduces the units not reduced yet and waits for every reduction, then shows this rank's reduced gradients to
+     * {@code reader} (before they are unscaled, checked, clipped or applied). {@link #step()} or {@link #discard()}
+     * follows.
+     */
+    public void readReducedGradients(java.util.function.Consumer<ReducedGradients> reader) {
+        for (int u = 0; u < reduced.length; u++) {
+            if (!reduced[u]) {
+                reduceGradients(u);
+            }
+        }
+        awaitReduction();
+        List<Tensor> shards = new java.util.ArrayList<>();
+        for (int u = 0; u < owned.length; u++) {
+            shards.add(reducedGradients(u));
+        }
+        reader.accept(new ReducedGradients(layout, List.of(owned), shards, lossScale()));
+    }
+
+    /**
+     * Ends the step without an update: waits for the reductions in flight, releases prefetched parameters and zeroes
+     * the gradients, leaving the parameters, the optimizer state, the step count and the loss scale as they were.
+     */
+    public void discard() {
+        awaitReduction();
+        for (int u : List.copyOf(prefetched.keySet())) {
+            releaseParameters(u);
+        }
+        for (int u = 0; u < reduced.length; u++) {
+            if (gradients.isMaterialized(u)) {
+                gradients.unit(u).fill(0, backend.stream());
+            }
+            reduced[u] = false;
+        }
     }
 
     /** Reduces what is left, unscales and checks, clips, updates and redistributes the parameters. */

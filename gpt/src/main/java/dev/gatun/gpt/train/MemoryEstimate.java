@@ -27,7 +27,7 @@ import java.util.Set;
  * Each rank's memory by category, predicted before anything is allocated, by replaying at the size of whole tensors
  * what {@link dev.gatun.train.RankTrainer} allocates and frees while it builds its layers and optimizer and runs its first step (the
  * step whose peak every later step repeats): the layers' fp32 parameters and gradients, the ZeRO flat buffers
- * ({@link dev.gatun.train.ShardedParameters}, {@link dev.gatun.zero.ZeroOptimizer}: Ψ padded per layer to a multiple of dp), each
+ * ({@code ShardedParameters}, {@link dev.gatun.zero.ZeroOptimizer}: Ψ padded per layer to a multiple of dp), each
  * layer's saved activations per micro-batch in flight and the temporaries of its backward, in the order the rank's
  * pipeline schedule runs its forwards, backwards, sends and receives; ZeRO-3's gathered and prefetched layers,
  * ZeRO-2/3's materialized and in-flight gradient units, mixed precision's fp32 copies and bf16/fp16 casts.
