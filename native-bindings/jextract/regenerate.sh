@@ -24,4 +24,8 @@ gen cuda.args   dev.gatun.bindings.raw.cuda   cuda_h             "$cuda/include/
 gen cublas.args dev.gatun.bindings.raw.cublas cublas_v2_h        cublas_v2.h
 gen nccl.args   dev.gatun.bindings.raw.nccl   nccl_h             nccl.h
 gen nvrtc.args  dev.gatun.bindings.raw.nvrtc  nvrtc_h            nvrtc.h
+# MPI: Open MPI's mpi.h (Debian: libopenmpi-dev, /usr/lib/x86_64-linux-gnu/openmpi/include)
+mpi_include=${MPI_INCLUDE:-/usr/lib/x86_64-linux-gnu/openmpi/include}
+jextract --output "$out" -t dev.gatun.bindings.raw.mpi --header-class-name mpi_h -I "$mpi_include" "@$here/mpi.args" \
+  "$mpi_include/mpi.h"
 echo "regenerated into $out/dev/gatun/bindings/raw; run the HeaderConformanceTest" >&2

@@ -26,7 +26,9 @@ import java.util.stream.Stream;
  *       {@code targets/x86_64-linux/lib}, {@code lib}), and the driver's usual directories;</li>
  *   <li>Python site-packages {@code nvidia/*}{@code /lib} folders (pip wheels such as nvidia-cublas), under
  *       {@code $VIRTUAL_ENV}, {@code $CONDA_PREFIX}, {@code $PYTHONPATH}, {@code ~/.local}, {@code /usr/local},
- *       {@code /usr} and {@code /opt}.</li>
+ *       {@code /usr} and {@code /opt};</li>
+ *   <li>for MPI, instead of the last two: the MPI install prefixes ({@code $MPI_HOME}, Debian's and Fedora's
+ *       openmpi folders, {@code /opt/openmpi}).</li>
  * </ol>
  * A successful load goes through {@link System#load}, so the raw bindings (which look symbols up with
  * {@link SymbolLookup#loaderLookup()}, as jextract emits them) see it. The environment and system properties are
@@ -70,6 +72,10 @@ public final class LibrarySearch {
                     .orElseThrow(() -> new LibraryNotFoundException(library, attempts));
         }
         Optional<LoadedLibrary> found = loadWithOsLoader(library, attempts);
+        if (library == NativeLibrary.MPI) {
+            return found.or(() -> loadFromDirectories(library, "MPI install prefixes", mpiDirectories(), attempts))
+                    .orElseThrow(() -> new LibraryNotFoundException(library, attempts));
+        }
         if (found.isEmpty()) {
             found = loadFromDirectories(library, "CUDA toolkit / driver directories", toolkitDirectories(), attempts);
         }
@@ -158,6 +164,22 @@ public final class LibrarySearch {
                 });
         Stream.of("/usr/local/nvidia/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib/wsl/lib")
                 .map(Path::of).forEach(dirs::add);
+        return List.copyOf(dirs);
+    }
+
+    /**
+     * Where MPI installations keep {@code libmpi}: {@code $MPI_HOME}, {@code $OMPI_HOME} and {@code $I_MPI_ROOT}
+     * ({@code lib}, {@code lib64}), then Debian's, Fedora's and the usual hand-built prefixes.
+     */
+    List<Path> mpiDirectories() {
+        Set<Path> dirs = new LinkedHashSet<>();
+        Stream.of(environment.apply("MPI_HOME"), environment.apply("OMPI_HOME"), environment.apply("I_MPI_ROOT"))
+                .flatMap(s -> nonBlank(s).stream()).map(Path::of).forEach(root -> {
+                    dirs.add(root.resolve("lib"));
+                    dirs.add(root.resolve("lib64"));
+                });
+        Stream.of("/usr/lib/x86_64-linux-gnu/openmpi/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib64/openmpi/lib",
+                "/opt/openmpi/lib", "/usr/local/lib").map(Path::of).forEach(dirs::add);
         return List.copyOf(dirs);
     }
 

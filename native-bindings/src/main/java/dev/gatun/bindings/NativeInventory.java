@@ -90,6 +90,7 @@ public record NativeInventory(List<LibraryStatus> libraries, List<DeviceInfo> de
             }
             case NCCL -> Nccl.versionString(Nccl.version());
             case NVRTC -> cudaStyle.apply(Nvrtc.version());
+            case MPI -> Mpi.libraryVersion().lines().findFirst().orElse("").replaceFirst(",.*", "");
         };
     }
 

@@ -17,7 +17,9 @@ public enum NativeLibrary {
     /** NCCL. */
     NCCL("nccl", "NCCL", "ncclGetErrorString", "libnccl.so.2"),
     /** NVRTC, the runtime CUDA C++ compiler. */
-    NVRTC("nvrtc", "NVRTC", "nvrtcGetErrorString", "libnvrtc.so.13", "libnvrtc.so.12");
+    NVRTC("nvrtc", "NVRTC", "nvrtcGetErrorString", "libnvrtc.so.13", "libnvrtc.so.12"),
+    /** MPI: Open MPI 4.x and 5.x ({@code libmpi.so.40}); other implementations are refused by {@link Mpi}. */
+    MPI("mpi", "MPI", "MPI_Get_library_version", "libmpi.so.40");
 
     private final String key;
     private final String displayName;

@@ -4,6 +4,7 @@ import dev.gatun.bindings.raw.cublas.cublas_v2_h;
 import dev.gatun.bindings.raw.cuda.cuda_h;
 import dev.gatun.bindings.raw.cudart.cuda_runtime_api_h;
 import dev.gatun.bindings.raw.nccl.nccl_h;
+import dev.gatun.bindings.raw.mpi.mpi_h;
 import dev.gatun.bindings.raw.nvrtc.nvrtc_h;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.lang.foreign.AddressLayout;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.PaddingLayout;
@@ -48,7 +50,8 @@ class HeaderConformanceTest {
             new Lib("cuda", "cuda.h", cuda_h.class, NativeLibrary.CUDA_DRIVER),
             new Lib("cublas", "cublas_v2.h", cublas_v2_h.class, NativeLibrary.CUBLAS),
             new Lib("nccl", "nccl.h", nccl_h.class, NativeLibrary.NCCL),
-            new Lib("nvrtc", "nvrtc.h", nvrtc_h.class, NativeLibrary.NVRTC));
+            new Lib("nvrtc", "nvrtc.h", nvrtc_h.class, NativeLibrary.NVRTC),
+            new Lib("mpi", "mpi.h", mpi_h.class, NativeLibrary.MPI));
 
     @TempDir
     Path work;
@@ -66,8 +69,10 @@ class HeaderConformanceTest {
                 lib.header + " is not in " + includes + ": install the headers (CUDA toolkit, or the pip wheel "
                         + "with include/) to check the " + lib.key + " bindings");
         Argfile args = Argfile.read(Path.of("jextract", lib.key + ".args"));
-        if (!NativeLibraries.isLoaded(lib.library)) {
-            loadSymbolStub(gxx.get(), lib, args.functions);
+        if (!NativeLibraries.isLoaded(lib.library) && NativeLibraries.find(lib.library).isEmpty()) {
+            List<String> symbols = new ArrayList<>(args.functions);
+            symbols.addAll(args.vars);
+            loadSymbolStub(gxx.get(), lib, symbols);
         }
 
         Map<String, String> expected = new LinkedHashMap<>();
@@ -113,6 +118,12 @@ class HeaderConformanceTest {
             MemoryLayout layout = (MemoryLayout) lib.headerClass.getField(t).get(null);
             expected.put("typedef " + t, "typedef " + t + kind(layout));
         }
+        for (String v : args.vars) { // incomplete types (Open MPI's predefined handles): declared, and exported
+            cpp.append("  std::printf(\"var %s %zu\\n\", \"").append(v).append("\", sizeof(&").append(v)
+                    .append("));\n");
+            MemorySegment segment = (MemorySegment) lib.headerClass.getMethod(v + "$segment").invoke(null);
+            expected.put("var " + v, "var " + v + " " + (segment.address() != 0 ? ValueLayout.ADDRESS.byteSize() : 0));
+        }
         for (String s : args.structs) {
             Class<?> struct = structClass(lib, s).orElseThrow(() -> new AssertionError("no class for struct " + s));
             checkStruct(cpp, expected, s, (GroupLayout) struct.getMethod("layout").invoke(null));
@@ -122,8 +133,8 @@ class HeaderConformanceTest {
         Path source = work.resolve(lib.key + "_probe.cpp");
         Path binary = work.resolve(lib.key + "_probe");
         Files.writeString(source, cpp);
-        List<String> compile = new ArrayList<>(List.of(gxx.get().toString(), "-std=c++17", "-o", binary.toString(),
-                source.toString()));
+        List<String> compile = new ArrayList<>(List.of(gxx.get().toString(), "-std=c++17",
+                "-DOMPI_SKIP_MPICXX=1", "-o", binary.toString(), source.toString())); // C headers only, no MPI C++
         includes.forEach(d -> compile.add("-I" + d));
         run(compile, "compiling the header probe for " + lib.key);
         Map<String, String> actual = new LinkedHashMap<>();
@@ -195,7 +206,8 @@ class HeaderConformanceTest {
     }
 
     /** The symbols an argfile includes, by kind. */
-    private record Argfile(List<String> functions, List<String> constants, List<String> typedefs, List<String> structs) {
+    private record Argfile(List<String> functions, List<String> constants, List<String> typedefs, List<String> structs,
+                           List<String> vars) {
         static Argfile read(Path file) throws IOException {
             Map<String, List<String>> byOption = new LinkedHashMap<>();
             for (String line : Files.readAllLines(file)) {
@@ -207,7 +219,8 @@ class HeaderConformanceTest {
             return new Argfile(byOption.getOrDefault("--include-function", List.of()),
                     byOption.getOrDefault("--include-constant", List.of()),
                     byOption.getOrDefault("--include-typedef", List.of()),
-                    byOption.getOrDefault("--include-struct", List.of()));
+                    byOption.getOrDefault("--include-struct", List.of()),
+                    byOption.getOrDefault("--include-var", List.of()));
         }
     }
 
@@ -218,6 +231,10 @@ class HeaderConformanceTest {
                 .map(s -> Path.of(s, "include"))
                 .forEach(dirs::add);
         LibrarySearch.ofSystem().nvidiaPackages().stream().map(p -> p.resolve("include")).forEach(dirs::add);
+        Stream.of(System.getenv("MPI_HOME"), System.getenv("OMPI_HOME")).filter(s -> s != null && !s.isBlank())
+                .map(s -> Path.of(s, "include")).forEach(dirs::add);
+        dirs.add(Path.of("/usr/lib/x86_64-linux-gnu/openmpi/include")); // Debian's libopenmpi-dev
+        dirs.add(Path.of("/usr/include/openmpi-x86_64")); // Fedora's openmpi-devel
         return dirs.stream().filter(Files::isDirectory).toList();
     }
 
