@@ -2,6 +2,7 @@ package dev.gatun.cli;
 
 import dev.gatun.collectives.CommOptions;
 import dev.gatun.collectives.launch.RendezvousStore;
+import dev.gatun.collectives.launch.JobEnvironment;
 import dev.gatun.collectives.launch.TorchrunEnvironment;
 import dev.gatun.train.checkpoint.CheckpointDirectory;
 import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
@@ -88,6 +89,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu (default) or cuda: one GPU per rank, the "
             + "ranks threads of this process, or this process one rank under gatun launch / torchrun's variables")
     String device;
+    @Option(names = "--backend", description = "on the CPU: threads (every rank a thread of this process) or mpi "
+            + "(this process one rank of an mpirun/srun job); default: mpi under mpirun or srun, else threads")
+    String backend;
     @Option(names = "--tf32", description = "on CUDA, let fp32 GEMMs use TF32 tensor cores")
     boolean tf32;
     @Option(names = "--peak-tflops", description = "one GPU's peak TFLOP/s for MFU (default: from the device, for "
@@ -288,6 +292,30 @@ public final class TrainCommand implements Callable<Integer> {
                 if (tf32) {
                     throw new IllegalArgumentException("--tf32 is for --device cuda");
                 }
+                Optional<JobEnvironment> job = JobEnvironment.fromSystem();
+                boolean underMpi = job.isPresent() && job.get().launcher() != JobEnvironment.Launcher.TORCHRUN;
+                String chosen = backend != null ? backend.toLowerCase(Locale.ROOT) : underMpi ? "mpi" : "threads";
+                if (chosen.equals("mpi")) {
+                    if (job.isEmpty() || !underMpi) {
+                        throw new IllegalArgumentException("--backend mpi runs one rank per process of an MPI job: "
+                                + "start it with mpirun -np N (or srun -n N) gatun train ..."
+                                + (job.isPresent() ? " (this process was started by " + job.get().launcher() + ")"
+                                : ""));
+                    }
+                    if (exportHf != null) {
+                        throw new IllegalArgumentException("--export-hf needs every rank in one process; under "
+                                + "mpirun save checkpoints (--save-every) instead");
+                    }
+                    return RankPlacement.mpiProcess(job.get());
+                }
+                if (!chosen.equals("threads")) {
+                    throw new IllegalArgumentException("unknown --backend '" + backend + "': use threads or mpi");
+                }
+                if (underMpi && job.get().worldSize() > 1) {
+                    throw new IllegalArgumentException("--backend threads runs every rank as a thread of one process, "
+                            + "so under " + job.get().launcher() + " (" + job.get().worldSize() + " processes) each "
+                            + "process would run the whole job: use --backend mpi, or run train without mpirun");
+                }
                 if (TorchrunEnvironment.isPresent(System.getenv()) && TorchrunEnvironment.fromSystem().worldSize() > 1) {
                     throw new IllegalArgumentException("--device cpu runs every rank as a thread of one process, so "
                             + "under gatun launch or torchrun (WORLD_SIZE=" + TorchrunEnvironment.fromSystem()
@@ -297,6 +325,9 @@ public final class TrainCommand implements Callable<Integer> {
                 return RankPlacement.cpuThreads();
             }
             case "cuda" -> {
+                if (backend != null) {
+                    throw new IllegalArgumentException("--backend is for --device cpu (CUDA ranks use NCCL)");
+                }
                 var options = CudaBackendOptions.DEFAULT.withTf32(tf32);
                 if (!TorchrunEnvironment.isPresent(System.getenv())) {
                     return RankPlacement.localGpus(options);
@@ -405,7 +436,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (exportHf != null) {
             OutputPaths.checkFile("--export-hf", exportHf);
         }
-        boolean locks = !TorchrunEnvironment.isPresent(System.getenv()) || TorchrunEnvironment.fromSystem().rank() == 0;
+        boolean locks = JobEnvironment.fromSystem().map(j -> j.rank() == 0).orElse(true);
         OptionalDouble peak = peakTflops != null ? OptionalDouble.of(peakTflops * 1e12) : placement.peakFlopsPerRank();
         Optional<Mfu> mfu = peak.isPresent()
                 ? Optional.of(new Mfu(config.flopsPerToken(), peak.getAsDouble(), layout.worldSize()))

@@ -20,6 +20,8 @@ import java.util.OptionalDouble;
  *   <li>{@link #localGpus}: every rank a thread of this JVM driving one local GPU (rank {@code r} on
  *       {@code cuda:r}) with the CUDA backend, a caching allocator, and an NCCL world made by
  *       {@code ncclCommInitAll};</li>
+ *   <li>{@link #mpiProcess}: this process is one rank of an MPI job on the CPU backend, MPI between the
+ *       processes;</li>
  *   <li>{@link #torchrunProcess}: this process is one rank ({@code RANK} of {@code WORLD_SIZE}, on GPU
  *       {@code LOCAL_RANK}) of a job started by {@code gatun launch} or torchrun; the NCCL world is joined with the
  *       unique id shared through the rendezvous store at {@code MASTER_ADDR:MASTER_PORT}.</li>
@@ -75,6 +77,11 @@ public interface RankPlacement {
     /** Ranks as threads, one per local GPU, NCCL between them. */
     static RankPlacement localGpus(CudaBackendOptions options) {
         return new LocalGpus(options);
+    }
+
+    /** This process as one rank of an MPI job ({@code mpirun}, {@code srun}) on the CPU backend. */
+    static RankPlacement mpiProcess(dev.gatun.collectives.launch.JobEnvironment env) {
+        return new MpiProcess(env);
     }
 
     /** This process as one rank of a torchrun-style job, on GPU {@code LOCAL_RANK}. */

@@ -1,0 +1,168 @@
+package dev.gatun.e2e;
+
+import dev.gatun.bindings.Mpi;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Real multi-process training: {@code mpirun -np N gatun train ...}, one rank per process on the CPU with MPI between
+ * them, in 3D layouts with ZeRO, each equal to the one-rank run of this JVM; checkpoints saved by an MPI job resume
+ * in the in-process world and the reverse; a rank killed mid-run ends the whole job, leaving no process. Skipped with
+ * the reason where Open MPI is not installed (Debian: {@code apt-get install openmpi-bin libopenmpi-dev}).
+ */
+@Timeout(600)
+class MpiTrainingTest {
+    private static final double TOLERANCE = 2e-5; // fp32 summation order, as LayoutEquivalenceTest
+
+    @BeforeAll
+    static void requireOpenMpi() {
+        boolean mpirun = Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
+                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, "mpirun")));
+        assumeTrue(mpirun, "mpirun is not on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+        assumeTrue(Mpi.isAvailable(), "libmpi cannot be loaded: " + Mpi.unavailableReason());
+    }
+
+    record Job(int exit, String out, String err) {
+    }
+
+    private static ProcessBuilder mpirunCommand(int ranks, List<String> trainArgs) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "-np", Integer.toString(ranks), java,
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-Xss4m", "-cp",
+                System.getProperty("java.class.path"), "dev.gatun.cli.GatunCli", "train"));
+        cmd.addAll(trainArgs);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        return pb;
+    }
+
+    static Job mpirun(int ranks, String... trainArgs) throws IOException, InterruptedException {
+        ProcessBuilder pb = mpirunCommand(ranks, List.of(trainArgs));
+        Path out = Files.createTempFile("mpi", ".out");
+        Path err = Files.createTempFile("mpi", ".err");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(240, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            throw new AssertionError("mpirun did not end within 240 s:\n" + Files.readString(err));
+        }
+        Job job = new Job(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                Files.readString(err, StandardCharsets.UTF_8));
+        Files.delete(out);
+        Files.delete(err);
+        return job;
+    }
+
+    static double[] losses(Path metrics) throws IOException {
+        Pattern loss = Pattern.compile("\"loss\":([0-9.eE+-]+)");
+        return Files.readAllLines(metrics).stream().mapToDouble(line -> {
+            Matcher m = loss.matcher(line);
+            assertTrue(m.find(), line);
+            return Double.parseDouble(m.group(1));
+        }).toArray();
+    }
+
+    private static void sameCurve(double[] want, double[] got, String what) {
+        assertEquals(want.length, got.length, what);
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(want[i], got[i], TOLERANCE * Math.abs(want[i]), what + " step " + i);
+        }
+    }
+
+    private static double[] oneRank(Path dir, String... args) throws IOException {
+        List<String> all = new ArrayList<>(List.of("train", "--out", dir.toString()));
+        all.addAll(List.of(args));
+        Cli.Run r = Cli.run(all.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.out() + r.err());
+        return losses(dir.resolve("metrics.jsonl"));
+    }
+
+    @ParameterizedTest(name = "mpirun -np {0}: {1}")
+    @CsvSource(delimiter = '|', value = {
+            "8|--dp 2 --tp 2 --pp 2 --zero 1 --microbatches 2",
+            "8|--dp 2 --tp 2 --pp 2 --zero 3 --microbatches 2",
+            "4|--dp 4 --zero 2",
+            "3|--pp 3 --microbatches 4"})
+    void anMpiJobInALayoutEqualsOneRank(int ranks, String layout, @TempDir Path dir) throws Exception {
+        String[] model = {"--layers", "4", "--steps", "3"};
+        double[] one = oneRank(dir.resolve("one"), model);
+        List<String> args = new ArrayList<>(List.of(layout.split(" ")));
+        args.addAll(List.of(model));
+        args.addAll(List.of("--out", dir.resolve("mpi").toString()));
+        Job job = mpirun(ranks, args.toArray(String[]::new));
+        assertEquals(0, job.exit(), job.out() + job.err());
+        assertTrue(job.out().contains("processes (Open MPI (mpirun)), on the CPU, MPI between them"), job.out());
+        sameCurve(one, losses(dir.resolve("mpi/metrics.jsonl")), layout);
+    }
+
+    /**
+     * Saved by 4 MPI ranks (dp 2 x tp 2) and resumed in this JVM on one rank; saved here and resumed by 2 MPI ranks
+     * (dp 2): both continue as the run saved and resumed here does.
+     */
+    @Test
+    void checkpointsMoveBetweenMpiJobsAndTheInProcessWorld(@TempDir Path dir) throws Exception {
+        double[] here = oneRank(dir.resolve("here"), "--steps", "2", "--save-every", "2");
+        double[] hereResumed = oneRank(dir.resolve("here-resumed"), "--steps", "4", "--resume",
+                dir.resolve("here").toString());
+
+        Job saved = mpirun(4, "--dp", "2", "--tp", "2", "--steps", "2", "--save-every", "2", "--out",
+                dir.resolve("mpi").toString());
+        assertEquals(0, saved.exit(), saved.out() + saved.err());
+        sameCurve(here, losses(dir.resolve("mpi/metrics.jsonl")), "the MPI job's first steps");
+        double[] resumed = oneRank(dir.resolve("resumed"), "--steps", "4", "--resume", dir.resolve("mpi").toString());
+        sameCurve(hereResumed, resumed, "MPI checkpoint resumed in process");
+
+        Job back = mpirun(2, "--dp", "2", "--steps", "4", "--resume", dir.resolve("here").toString(), "--out",
+                dir.resolve("back").toString());
+        assertEquals(0, back.exit(), back.out() + back.err());
+        sameCurve(hereResumed, losses(dir.resolve("back/metrics.jsonl")), "in-process checkpoint resumed by MPI");
+    }
+
+    /** One rank of a running job is killed: the whole job ends at once with an error, and no rank is left. */
+    @Test
+    void aRankThatDiesEndsTheWholeJob(@TempDir Path dir) throws Exception {
+        ProcessBuilder pb = mpirunCommand(3, List.of("--pp", "3", "--layers", "3", "--steps", "100000", "--out",
+                dir.toString()));
+        Process p = pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(dir.resolve(".gatun.lock")) && System.nanoTime() < deadline && p.isAlive()) {
+            Thread.sleep(200); // rank 0 holds the output folder's lock once it has started
+        }
+        Thread.sleep(3_000);
+        assertTrue(p.isAlive(), "the job is training");
+        List<ProcessHandle> ranks = p.descendants().filter(h -> h.info().commandLine().orElse("")
+                .contains("dev.gatun.cli.GatunCli")).toList();
+        assertEquals(3, ranks.size(), "three rank processes");
+        ranks.get(1).destroyForcibly();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the job ends when a rank dies");
+        assertNotEquals(0, p.exitValue());
+        long gone = System.nanoTime() + TimeUnit.SECONDS.toNanos(15); // the others' JVMs end on mpirun's signals
+        while (ranks.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < gone) {
+            Thread.sleep(200);
+        }
+        assertTrue(ranks.stream().noneMatch(ProcessHandle::isAlive), "no rank process is left behind: "
+                + ranks.stream().filter(ProcessHandle::isAlive).map(h -> h.pid() + " " + h.info().commandLine()
+                .orElse("")).toList());
+    }
+}
