@@ -52,6 +52,21 @@ class CommBenchCommandTest {
         assertTrue(text.contains("needs at least 2 CUDA GPUs"), text);
     }
 
+    /** One mpirun job per rank count; rank 0 prints the nccl-tests rows and the shared-memory bound. */
+    @Test
+    void mpiSweepRunsOneMpirunJobPerRankCount() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "")
+                .split(":")).anyMatch(d -> !d.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(d,
+                "mpirun"))), "mpirun is not on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+        String text = run(0, "comm-bench", "--backend", "mpi", "--ranks", "2", "--op", "all_gather", "-b", "4K", "-e",
+                "16K", "-n", "2", "-w", "1");
+        assertTrue(text.contains("# MPI backend (Open MPI v") && text.contains("2 processes"), text);
+        assertTrue(text.contains("# all_gather, 2 ranks"), text);
+        assertEquals(2, text.lines().filter(l -> l.matches("\\s+(4096|16384)\\s+\\d+\\s+fp32 all_gather.*")).count(),
+                text);
+        assertTrue(text.contains("the memory-traffic bound of 2 ranks on one node is"), text);
+    }
+
     @Test
     void sizesTakeTheSuffixesOfNcclTests() {
         String text = run(0, "comm-bench", "--ranks", "2", "--op", "all_reduce", "-b", "1K", "-e", "4KiB", "-f", "4",

@@ -1,14 +1,18 @@
 package dev.gatun.cli;
 
 import dev.gatun.bindings.Cuda;
+import dev.gatun.bindings.Mpi;
 import dev.gatun.collectives.CommOptions;
 import dev.gatun.collectives.InProcessWorld;
 import dev.gatun.collectives.bench.CollectiveSweep;
+import dev.gatun.collectives.launch.JobEnvironment;
+import dev.gatun.collectives.mpi.MpiCommunicator;
 import dev.gatun.collectives.nccl.NcclCommunicator;
 import dev.gatun.memory.CachingDeviceAllocator;
 import dev.gatun.memory.CudaStream;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.Device;
+import dev.gatun.memory.DeviceStream;
 import dev.gatun.memory.HostAllocator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -31,12 +35,15 @@ import java.util.concurrent.Future;
  * reduce-scatter and all-gather, on the in-process backend (ranks as threads, compared with this machine's memcpy
  * bandwidth measured in the same run) or on NCCL over 2, 4, 8 GPUs of this box (the NVLink scaling test: busbw
  * per rank count and the scaling efficiency against the smallest count, with the topology nvidia-smi reports). With
- * fewer than 2 GPUs the NCCL sweep says why it cannot run and exits cleanly.
+ * fewer than 2 GPUs the NCCL sweep says why it cannot run and exits cleanly. On MPI, one process per rank: under
+ * mpirun this process is a rank of the sweep; otherwise each --ranks count is an mpirun -np N job of this command.
  */
 @Command(name = "comm-bench", mixinStandardHelpOptions = true,
         description = "Sweep collectives over message sizes: time, algbw, busbw (nccl-tests' bus factors).")
 final class CommBenchCommand implements Callable<Integer> {
-    @Option(names = "--backend", defaultValue = "inprocess", description = "inprocess or nccl (default ${DEFAULT-VALUE})")
+    @Option(names = "--backend", defaultValue = "inprocess", description = "inprocess, nccl or mpi (one process per "
+            + "rank: under mpirun, this process's rank; else an mpirun -np N job per --ranks count) (default "
+            + "${DEFAULT-VALUE})")
     String backend;
 
     @Option(names = "--ranks", defaultValue = "4", split = ",",
@@ -88,8 +95,9 @@ final class CommBenchCommand implements Callable<Integer> {
         return switch (backend.toLowerCase(Locale.ROOT)) {
             case "inprocess" -> inProcess(out, ops, type, sizes);
             case "nccl" -> nccl(out, ops, type, sizes);
+            case "mpi" -> mpi(out, ops, type, sizes);
             default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "unknown backend '" + backend + "': expected inprocess or nccl");
+                    "unknown backend '" + backend + "': expected inprocess, nccl or mpi");
         };
     }
 
@@ -114,6 +122,57 @@ final class CommBenchCommand implements Callable<Integer> {
             }
         }
         out.flush();
+        return 0;
+    }
+
+    /**
+     * Under mpirun: this process is one rank of the sweep, rank 0 prints. Otherwise: one {@code mpirun -np N} job of
+     * this same command per rank count, their rank 0's rows printed here.
+     */
+    private int mpi(PrintWriter out, List<CollectiveSweep.Op> ops, DType type, List<Long> sizes) throws Exception {
+        var job = JobEnvironment.fromSystem();
+        if (job.isPresent() && job.get().launcher() != JobEnvironment.Launcher.TORCHRUN) {
+            try (HostAllocator host = new HostAllocator();
+                 var world = MpiCommunicator.world(DeviceStream.cpu(),
+                         CommOptions.DEFAULT)) {
+                double memcpy = world.rank() == 0 ? memcpyBandwidth(Math.max(maxBytes, 1 << 20)) : 0;
+                if (world.rank() == 0) {
+                    out.printf(Locale.ROOT, "# MPI backend (%s), %d processes, %d cores; memcpy: %.2f GB/s%n",
+                            Mpi.libraryVersion().lines().findFirst().orElse("").replaceFirst(",.*",
+                                    ""), world.size(), Runtime.getRuntime().availableProcessors(), memcpy);
+                }
+                for (CollectiveSweep.Op o : ops) {
+                    List<CollectiveSweep.Row> rows = CollectiveSweep.run(world, host, o, type, sizes, warmup,
+                            iterations);
+                    if (world.rank() == 0) {
+                        print(out, world.size(), rows);
+                        CollectiveSweep.Row last = rows.getLast();
+                        out.printf(Locale.ROOT, "# %s, %d processes, %d B: busbw / memcpy = %.3f%s%n", o.label(),
+                                world.size(), last.bytes(), last.busbw() / memcpy, world.size() < 2 ? ""
+                                        : String.format(Locale.ROOT, "; the memory-traffic bound of %d ranks on one "
+                                        + "node is %.3f", world.size(), o.sharedMemoryBound(world.size())));
+                    }
+                }
+                out.flush();
+            } finally {
+                Mpi.finish();
+            }
+            return 0;
+        }
+        if (!MpiJobs.mpirunOnPath()) {
+            throw new IllegalArgumentException("comm-bench --backend mpi starts mpirun -np N for each --ranks count, "
+                    + "but there is no mpirun on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+        }
+        for (int n : ranks) {
+            List<String> args = new ArrayList<>(spec.commandLine().getParseResult().originalArgs());
+            MpiJobs.Result r = MpiJobs.run(n, args);
+            out.print(r.out());
+            if (r.exit() != 0) {
+                throw new IllegalStateException("mpirun -np " + n + " comm-bench --backend mpi failed (exit "
+                        + r.exit() + "): " + r.err().strip().lines().reduce((a, b) -> b).orElse(""));
+            }
+            out.flush();
+        }
         return 0;
     }
 
