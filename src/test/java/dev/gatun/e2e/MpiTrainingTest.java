@@ -165,4 +165,14 @@ class MpiTrainingTest {
                 + ranks.stream().filter(ProcessHandle::isAlive).map(h -> h.pid() + " " + h.info().commandLine()
                 .orElse("")).toList());
     }
+
+    /** One training step's time per process count, each count its own mpirun job, in one table. */
+    @Test
+    void benchTrainTimesAStepPerProcessCount() {
+        Cli.Run r = Cli.run("bench", "train", "--backend", "mpi", "--ranks", "1,2", "--steps", "1", "--warmup", "1");
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("one process per rank (MPI)"), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("\\s+1 dp1 tp1 pp1 .* 1\\.00\\s+1\\.00")), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("\\s+2 dp2 tp1 pp1 .*")), r.out());
+    }
 }

@@ -30,7 +30,8 @@ final class MpiJobs {
      */
     static Result run(int ranks, List<String> args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "-np", Integer.toString(ranks), java,
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "--bind-to", "none", "-np",
+                Integer.toString(ranks), java,
                 "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-cp",
                 System.getProperty("java.class.path"), GatunCli.class.getName()));
         cmd.addAll(args);

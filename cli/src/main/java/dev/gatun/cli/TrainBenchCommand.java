@@ -1,6 +1,7 @@
 package dev.gatun.cli;
 
 import dev.gatun.collectives.CommOptions;
+import dev.gatun.collectives.launch.JobEnvironment;
 import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
@@ -103,8 +104,8 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "tiny", description = "tiny or gpt2 (124M) (default ${DEFAULT-VALUE})")
     String preset;
 
-    @Option(names = "--backend", defaultValue = "cpu", description = "cpu (ranks are threads) or cuda (one GPU per "
-            + "rank, NCCL) (default ${DEFAULT-VALUE})")
+    @Option(names = "--backend", defaultValue = "cpu", description = "cpu (ranks are threads), mpi (one process per "
+            + "rank on the CPU: an mpirun -np N job per N) or cuda (one GPU per rank, NCCL) (default ${DEFAULT-VALUE})")
     String backend;
 
     @Option(names = "--tf32", description = "on CUDA, let fp32 GEMMs use TF32 tensor cores")
@@ -121,6 +122,9 @@ final class TrainBenchCommand implements Callable<Integer> {
         Mode m = Mode.parse(mode);
         List<ParallelLayout> layouts = new ArrayList<>();
         String problem = problem(m);
+        if (problem == null && backend.equalsIgnoreCase("mpi")) {
+            return mpi(out, config, m);
+        }
         RankPlacement placement = backend.equalsIgnoreCase("cuda")
                 ? RankPlacement.localGpus(CudaBackendOptions.DEFAULT.withTf32(tf32)) : RankPlacement.cpuThreads();
         for (int i = 0; problem == null && i < ranks.size(); i++) {
@@ -183,8 +187,8 @@ final class TrainBenchCommand implements Callable<Integer> {
 
     /** What is wrong with the options other than the layouts, in one line, or null. */
     private String problem(Mode m) {
-        if (!backend.equalsIgnoreCase("cpu") && !backend.equalsIgnoreCase("cuda")) {
-            return "unknown backend '" + backend + "': expected cpu or cuda";
+        if (!backend.equalsIgnoreCase("cpu") && !backend.equalsIgnoreCase("cuda") && !backend.equalsIgnoreCase("mpi")) {
+            return "unknown backend '" + backend + "': expected cpu, mpi or cuda";
         }
         if (tf32 && !backend.equalsIgnoreCase("cuda")) {
             return "--tf32 is for --backend cuda";
@@ -204,13 +208,79 @@ final class TrainBenchCommand implements Callable<Integer> {
         return null;
     }
 
+    /**
+     * One process per rank: under mpirun this process is one rank of an N-process run (the reporting rank prints a
+     * {@code mpi-row} line); otherwise one {@code mpirun -np N} job of this command per N, their rows in one table.
+     */
+    private int mpi(PrintWriter out, GptConfig config, Mode m) {
+        var job = JobEnvironment.fromSystem();
+        TokenDataset data = TokenDataset.fromText(ArithmeticCorpus.generate(SEED, CORPUS_LINES), new ByteTokenizer());
+        if (job.isPresent() && job.get().launcher() != JobEnvironment.Launcher.TORCHRUN) {
+            int n = job.get().worldSize();
+            ParallelLayout layout = m.layout(n);
+            layout.validate(new GptModel(config), m.batchSequences(n));
+            Row row = measure(config, layout, m.batchSequences(n), data, RankPlacement.mpiProcess(job.get()));
+            if (row != null) {
+                out.printf(Locale.ROOT, "mpi-row %d %d %d %.6f %.3f%n", n, row.batchSequences(),
+                        row.tokens() / row.steps(), row.seconds() / row.steps() * 1e3, row.tokensPerSecond());
+                out.flush();
+            }
+            return 0;
+        }
+        if (!MpiJobs.mpirunOnPath()) {
+            throw new IllegalArgumentException("bench train --backend mpi starts mpirun -np N for each --ranks count, "
+                    + "but there is no mpirun on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+        }
+        out.printf(Locale.ROOT, "# training throughput, CPU backend, one process per rank (MPI); model %s: %d layers, "
+                + "%d heads, %d wide, %d tokens of context; fp32, no ZeRO, 1 micro-batch%n", preset, config.layers(),
+                config.heads(), config.channels(), config.seqLen());
+        out.printf(Locale.ROOT, "# %s; %d warm-up + %d timed steps per N, each N its own mpirun job; %d cores%n",
+                m == Mode.DP ? "dp, weak scaling: " + SEQUENCES_PER_RANK + " sequences per rank"
+                        : "tp, strong scaling: " + SEQUENCES_PER_RANK + " sequences in all", warmup, steps,
+                Runtime.getRuntime().availableProcessors());
+        out.printf("%6s %-18s %6s %12s %10s %12s %9s %10s%n", "ranks", "layout", "batch", "tokens/step", "step ms",
+                "tokens/s", "speed-up", "efficiency");
+        double base = 0;
+        int baseRanks = 0;
+        for (int n : ranks) {
+            MpiJobs.Result r;
+            try {
+                r = MpiJobs.run(n, List.of("bench", "train", "--backend", "mpi", "--mode", mode, "--preset", preset,
+                        "--steps", Integer.toString(steps), "--warmup", Integer.toString(warmup)));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("starting mpirun -np " + n + ": " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while mpirun -np " + n + " ran", e);
+            }
+            String[] f = r.out().lines().filter(l -> l.startsWith("mpi-row ")).findFirst()
+                    .orElseThrow(() -> new IllegalStateException("mpirun -np " + n + " bench train gave no result "
+                            + "(exit " + r.exit() + "): " + r.err().strip().lines().reduce((a, b) -> b).orElse("")))
+                    .split(" ");
+            double tokensPerSecond = Double.parseDouble(f[5]);
+            if (base == 0) {
+                base = tokensPerSecond;
+                baseRanks = n;
+            }
+            double speedup = tokensPerSecond / base;
+            out.printf(Locale.ROOT, "%6d %-18s %6s %12s %10.1f %12.0f %9.2f %10.2f%n", n, m.layout(n), f[2], f[3],
+                    Double.parseDouble(f[4]), tokensPerSecond, speedup, speedup * baseRanks / n);
+            out.flush();
+        }
+        return 0;
+    }
+
     private Row measure(GptConfig config, ParallelLayout layout, int batch, TokenDataset data,
                         RankPlacement placement) {
         int total = warmup + steps;
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 0, total), 1.0f,
                 0f, SEED, batch);
-        List<StepMetrics> timed = new GptTraining(config, layout, options, CommOptions.DEFAULT)
-                .withPlacement(placement).run(data, total, m -> { }).steps().subList(warmup, total);
+        List<StepMetrics> all = new GptTraining(config, layout, options, CommOptions.DEFAULT)
+                .withPlacement(placement).run(data, total, m -> { }).steps();
+        if (all.isEmpty()) {
+            return null; // another process reports (a multi-process run)
+        }
+        List<StepMetrics> timed = all.subList(warmup, total);
         long tokens = timed.stream().mapToLong(StepMetrics::tokens).sum();
         double seconds = timed.stream().mapToDouble(StepMetrics::seconds).sum();
         return new Row(layout, batch, steps, tokens, seconds);
