@@ -329,6 +329,15 @@ public final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--backend is for --device cpu (CUDA ranks use NCCL)");
                 }
                 var options = CudaBackendOptions.DEFAULT.withTf32(tf32);
+                Optional<JobEnvironment> mpiJob = JobEnvironment.fromSystem()
+                        .filter(j -> j.launcher() != JobEnvironment.Launcher.TORCHRUN);
+                if (mpiJob.isPresent()) {
+                    if (exportHf != null) {
+                        throw new IllegalArgumentException("--export-hf needs every rank in one process; under "
+                                + "mpirun save checkpoints (--save-every) instead");
+                    }
+                    return RankPlacement.mpiGpuProcess(mpiJob.get(), options);
+                }
                 if (!TorchrunEnvironment.isPresent(System.getenv())) {
                     return RankPlacement.localGpus(options);
                 }

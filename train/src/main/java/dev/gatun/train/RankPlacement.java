@@ -84,6 +84,11 @@ public interface RankPlacement {
         return new MpiProcess(env);
     }
 
+    /** This process as one rank of an MPI job on GPU {@code localRank}, NCCL between the ranks. */
+    static RankPlacement mpiGpuProcess(dev.gatun.collectives.launch.JobEnvironment env, CudaBackendOptions options) {
+        return new MpiGpuProcess(env, options);
+    }
+
     /** This process as one rank of a torchrun-style job, on GPU {@code LOCAL_RANK}. */
     static RankPlacement torchrunProcess(TorchrunEnvironment env, Duration rendezvousTimeout,
                                          CudaBackendOptions options) {

@@ -80,6 +80,36 @@ public final class MpiCommunicator implements Communicator {
         return new MpiCommunicator("world", Mpi.commWorld(), false, stream, options);
     }
 
+    /**
+     * {@code length} bytes from rank {@code root} to every rank ({@code MPI_Bcast}), within the timeout: e.g. NCCL's
+     * unique id, made on the root by {@code onRoot} (called only there), so that no rendezvous store is needed.
+     *
+     * @throws IllegalArgumentException when the root's bytes are not {@code length} long
+     */
+    public byte[] broadcastBytes(int root, java.util.function.Supplier<byte[]> onRoot, int length) {
+        checkUsable();
+        if (root < 0 || root >= size) {
+            throw new IllegalArgumentException("broadcast root " + root + " is outside [0, " + size + ")");
+        }
+        MemorySegment buffer = Arena.ofAuto().allocate(Math.max(1, length));
+        if (rank == root) {
+            byte[] value = onRoot.get();
+            if (value.length != length) {
+                throw new IllegalArgumentException("the root's bytes are " + value.length + " long, not " + length);
+            }
+            MemorySegment.copy(value, 0, buffer, ValueLayout.JAVA_BYTE, 0, length);
+        }
+        var call = new OpSignature(OpType.BROADCAST, null, length, root, -1, null, length); // raw bytes: no dtype
+        long seq = log.issue(call);
+        log.started(seq);
+        Pending p = new Pending(seq, call, System.nanoTime() + options.timeout().toNanos());
+        p.requests.add(Mpi.ibcast(buffer, length, Mpi.DataType.BYTE, root, comm));
+        complete(p);
+        byte[] out = new byte[length];
+        MemorySegment.copy(buffer, ValueLayout.JAVA_BYTE, 0, out, 0, length);
+        return out;
+    }
+
     @Override
     public String name() {
         return name;

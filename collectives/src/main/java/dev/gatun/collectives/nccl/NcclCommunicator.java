@@ -98,6 +98,18 @@ public final class NcclCommunicator implements Communicator {
     }
 
     /**
+     * This process's rank of the MPI job {@code bootstrap} spans (one rank per process and GPU): rank 0 creates the
+     * unique id and MPI broadcasts it (no rendezvous store), then all join with
+     * {@link #initRank(String, NcclUniqueId, int, int, CudaStream, CommOptions)} at their MPI rank.
+     */
+    public static NcclCommunicator initRank(String name, dev.gatun.collectives.mpi.MpiCommunicator bootstrap,
+                                            CudaStream stream, CommOptions options) {
+        Cuda.setDevice(stream.device().ordinal());
+        byte[] id = bootstrap.broadcastBytes(0, () -> Nccl.uniqueId().bytes(), NcclUniqueId.BYTES);
+        return initRank(name, new NcclUniqueId(id), bootstrap.rank(), bootstrap.size(), stream, options);
+    }
+
+    /**
      * One communicator per stream, all in this process, rank {@code i} on {@code streams.get(i)}'s device
      * ({@code ncclCommInitAll}); then each rank's thread uses its own.
      */

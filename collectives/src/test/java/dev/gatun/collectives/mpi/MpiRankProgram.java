@@ -162,6 +162,17 @@ public final class MpiRankProgram {
                 near(want, t.toIntArray(stream)[0], 0, "split all-reduce");
                 near((size + 1 - rank % 2) / 2, half.size(), 0, "split size");
             }
+            // bytes from the last rank, as NCCL's unique id travels under MPI
+            byte[] id = ((MpiCommunicator) world).broadcastBytes(size - 1, () -> {
+                byte[] b = new byte[128];
+                new Random(77).nextBytes(b);
+                return b;
+            }, 128);
+            byte[] want = new byte[128];
+            new Random(77).nextBytes(want);
+            for (int i = 0; i < 128; i++) {
+                near(want[i], id[i], 0, "broadcast bytes [" + i + "]");
+            }
             world.barrier();
             System.out.println("rank " + rank + " of " + size + ": " + checks + " checks passed; "
                     + world.stats().totalCalls() + " calls");
