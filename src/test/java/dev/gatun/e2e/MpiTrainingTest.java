@@ -175,4 +175,36 @@ class MpiTrainingTest {
         assertTrue(r.out().lines().anyMatch(l -> l.matches("\\s+1 dp1 tp1 pp1 .* 1\\.00\\s+1\\.00")), r.out());
         assertTrue(r.out().lines().anyMatch(l -> l.matches("\\s+2 dp2 tp1 pp1 .*")), r.out());
     }
+
+    /**
+     * The two ranks of a dp2 job are given different models (2 and 3 layers), so their gradient reductions disagree:
+     * the job ends within its timeout, a rank saying which call failed and on which ranks, and no process is left.
+     */
+    @Test
+    void ranksWhoseCallsDisagreeEndTheJobNamingTheCall(@TempDir Path dir) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> rank = List.of(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+                "-cp", System.getProperty("java.class.path"), "dev.gatun.cli.GatunCli", "train", "--dp", "2",
+                "--steps", "2", "--timeout", "20s", "--out", dir.toString(), "--layers");
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "-np", "1"));
+        cmd.addAll(rank);
+        cmd.addAll(List.of("2", ":", "-np", "1"));
+        cmd.addAll(rank);
+        cmd.add("3");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
+        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        Path log = dir.resolve("job.log");
+        long start = System.nanoTime();
+        Process p = pb.redirectOutput(log.toFile()).start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the job ends: " + Files.readString(log));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        String text = Files.readString(log);
+        assertNotEquals(0, p.exitValue(), text);
+        assertTrue(Pattern.compile("(allReduce|reduceScatter|allGather) #\\d+ \\([^)]*\\)\\) on '[^']+' rank [01] of 2 "
+                + "\\(ranks 0\\.\\.1\\) (failed in MPI|did not complete within)").matcher(text).find(), text);
+        assertTrue(text.contains("ending the job"), text);
+        assertTrue(seconds < 90, "ended by the failure or the 20 s timeout, in " + seconds + " s");
+        assertTrue(p.descendants().noneMatch(ProcessHandle::isAlive), "no rank process is left behind");
+    }
 }

@@ -3,6 +3,7 @@ package dev.gatun.collectives.mpi;
 import dev.gatun.bindings.Mpi;
 import dev.gatun.collectives.CallLog;
 import dev.gatun.collectives.CallRecord;
+import dev.gatun.collectives.CollectiveAbortedException;
 import dev.gatun.collectives.CollectiveTimeoutException;
 import dev.gatun.collectives.CommOp;
 import dev.gatun.collectives.CommOptions;
@@ -443,7 +444,7 @@ public final class MpiCommunicator implements Communicator {
         }
         int polls = 0;
         for (Mpi.Request r : p.requests) {
-            while (!Mpi.test(r)) {
+            while (!test(r, p)) {
                 if (System.nanoTime() > p.deadline) {
                     timeOut(p);
                 }
@@ -457,6 +458,19 @@ public final class MpiCommunicator implements Communicator {
         p.after.forEach(Runnable::run);
         p.finished = true;
         log.finished(p.seq, true);
+    }
+
+    /** {@code MPI_Test}, an MPI error (e.g. ranks whose calls disagree in size) named as this call's failure. */
+    private boolean test(Mpi.Request r, Pending p) {
+        try {
+            return Mpi.test(r);
+        } catch (dev.gatun.bindings.MpiException e) {
+            log.finished(p.seq, false);
+            throw new CollectiveAbortedException(p.call.type().label() + " #" + p.seq + " (" + p.call + ") on '"
+                    + name + "' rank " + rank + " of " + size + " (ranks 0.." + (size - 1) + ") failed in MPI: "
+                    + e.getMessage() + " (do the ranks make the same calls with the same sizes?)\nrecent calls of "
+                    + "rank " + rank + ":\n" + log.dump(16), e, name, rank, p.seq, p.call, List.of(), List.of());
+        }
     }
 
     /** Says which call timed out on which ranks, then ends the job: MPI cannot cancel a collective in flight. */
