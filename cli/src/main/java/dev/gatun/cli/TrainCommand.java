@@ -159,19 +159,24 @@ public final class TrainCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        out.printf(Locale.ROOT, "model   %s: %d layers, %d heads, %d wide, context %d, vocab %d (padded %d), %s head, "
-                        + "%.2fM parameters%n", preset, setup.config.layers(), setup.config.heads(),
-                setup.config.channels(), setup.config.seqLen(), setup.config.vocab(),
-                setup.config.paddedVocab(setup.layout.tp()), setup.config.tiedHead() ? "tied" : "untied",
-                setup.config.parameterCount() / 1e6);
+        boolean leader = setup.locks; // a multi-process job's rank 0 (or a process on its own) describes the run
+        if (leader) {
+            out.printf(Locale.ROOT, "model   %s: %d layers, %d heads, %d wide, context %d, vocab %d (padded %d), %s "
+                            + "head, %.2fM parameters%n", preset, setup.config.layers(), setup.config.heads(),
+                    setup.config.channels(), setup.config.seqLen(), setup.config.vocab(),
+                    setup.config.paddedVocab(setup.layout.tp()), setup.config.tiedHead() ? "tied" : "untied",
+                    setup.config.parameterCount() / 1e6);
+        }
         out.printf(Locale.ROOT, "layout  %s, %s, %s%n", setup.layout, setup.placement.describe(
                 setup.layout.worldSize()), setup.options.policy().name());
-        out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
-                setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
-        out.println("memory  " + setup.memory.describe() + (setup.memory.fits() ? ""
-                : "; over the limit, started with --no-memory-check"));
-        out.flush();
-        setup.resumed.ifPresent(found -> describeResume(out, found, setup));
+        if (leader) {
+            out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
+                    setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
+            out.println("memory  " + setup.memory.describe() + (setup.memory.fits() ? ""
+                    : "; over the limit, started with --no-memory-check"));
+            out.flush();
+            setup.resumed.ifPresent(found -> describeResume(out, found, setup));
+        }
         out.flush();
         RunLock lock;
         try {
