@@ -55,9 +55,7 @@ class CommBenchCommandTest {
     /** One mpirun job per rank count; rank 0 prints the nccl-tests rows and the shared-memory bound. */
     @Test
     void mpiSweepRunsOneMpirunJobPerRankCount() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "")
-                .split(":")).anyMatch(d -> !d.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(d,
-                "mpirun"))), "mpirun is not on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Jobs.onPath("mpirun"), "mpirun is not on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
         String text = run(0, "comm-bench", "--backend", "mpi", "--ranks", "2", "--op", "all_gather", "-b", "4K", "-e",
                 "16K", "-n", "2", "-w", "1");
         assertTrue(text.contains("# MPI backend (Open MPI v") && text.contains("2 processes"), text);

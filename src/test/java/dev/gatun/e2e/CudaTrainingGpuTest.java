@@ -12,7 +12,6 @@ import dev.gatun.train.RankPlacement;
 import dev.gatun.train.ScheduleKind;
 import dev.gatun.train.StepMetrics;
 import dev.gatun.train.TrainOptions;
-import dev.gatun.train.Training;
 import dev.gatun.ops.cuda.CudaBackendOptions;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;

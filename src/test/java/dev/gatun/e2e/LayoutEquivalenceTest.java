@@ -6,7 +6,6 @@ import dev.gatun.gpt.data.ByteTokenizer;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.train.LearningRateSchedule;
-import dev.gatun.train.Training;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.ScheduleKind;
 import dev.gatun.train.StepMetrics;

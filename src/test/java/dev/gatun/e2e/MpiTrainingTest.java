@@ -13,10 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -36,9 +34,7 @@ class MpiTrainingTest {
 
     @BeforeAll
     static void requireOpenMpi() {
-        boolean mpirun = Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
-                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, "mpirun")));
-        assumeTrue(mpirun, "mpirun is not on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+        assumeTrue(Jobs.onPath("mpirun"), "mpirun is not on PATH: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
         assumeTrue(Mpi.isAvailable(), "libmpi cannot be loaded: " + Mpi.unavailableReason());
     }
 
@@ -46,15 +42,11 @@ class MpiTrainingTest {
     }
 
     private static ProcessBuilder mpirunCommand(int ranks, List<String> trainArgs) {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "-np", Integer.toString(ranks), java,
-                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-Xss4m", "-cp",
-                System.getProperty("java.class.path"), "dev.gatun.cli.GatunCli", "train"));
-        cmd.addAll(trainArgs);
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-        return pb;
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "-np", Integer.toString(ranks)));
+        List<String> train = new ArrayList<>(List.of("train"));
+        train.addAll(trainArgs);
+        cmd.addAll(Jobs.gatun(train.toArray(String[]::new)));
+        return Jobs.asRoot(cmd);
     }
 
     static Job mpirun(int ranks, String... trainArgs) throws IOException, InterruptedException {
@@ -74,15 +66,6 @@ class MpiTrainingTest {
         return job;
     }
 
-    static double[] losses(Path metrics) throws IOException {
-        Pattern loss = Pattern.compile("\"loss\":([0-9.eE+-]+)");
-        return Files.readAllLines(metrics).stream().mapToDouble(line -> {
-            Matcher m = loss.matcher(line);
-            assertTrue(m.find(), line);
-            return Double.parseDouble(m.group(1));
-        }).toArray();
-    }
-
     private static void sameCurve(double[] want, double[] got, String what) {
         assertEquals(want.length, got.length, what);
         for (int i = 0; i < want.length; i++) {
@@ -95,7 +78,7 @@ class MpiTrainingTest {
         all.addAll(List.of(args));
         Cli.Run r = Cli.run(all.toArray(String[]::new));
         assertEquals(0, r.exit(), r.out() + r.err());
-        return losses(dir.resolve("metrics.jsonl"));
+        return Jobs.losses(dir.resolve("metrics.jsonl"));
     }
 
     @ParameterizedTest(name = "mpirun -np {0}: {1}")
@@ -113,7 +96,7 @@ class MpiTrainingTest {
         Job job = mpirun(ranks, args.toArray(String[]::new));
         assertEquals(0, job.exit(), job.out() + job.err());
         assertTrue(job.out().contains("processes (Open MPI (mpirun)), on the CPU, MPI between them"), job.out());
-        sameCurve(one, losses(dir.resolve("mpi/metrics.jsonl")), layout);
+        sameCurve(one, Jobs.losses(dir.resolve("mpi/metrics.jsonl")), layout);
     }
 
     /**
@@ -129,14 +112,14 @@ class MpiTrainingTest {
         Job saved = mpirun(4, "--dp", "2", "--tp", "2", "--steps", "2", "--save-every", "2", "--out",
                 dir.resolve("mpi").toString());
         assertEquals(0, saved.exit(), saved.out() + saved.err());
-        sameCurve(here, losses(dir.resolve("mpi/metrics.jsonl")), "the MPI job's first steps");
+        sameCurve(here, Jobs.losses(dir.resolve("mpi/metrics.jsonl")), "the MPI job's first steps");
         double[] resumed = oneRank(dir.resolve("resumed"), "--steps", "4", "--resume", dir.resolve("mpi").toString());
         sameCurve(hereResumed, resumed, "MPI checkpoint resumed in process");
 
         Job back = mpirun(2, "--dp", "2", "--steps", "4", "--resume", dir.resolve("here").toString(), "--out",
                 dir.resolve("back").toString());
         assertEquals(0, back.exit(), back.out() + back.err());
-        sameCurve(hereResumed, losses(dir.resolve("back/metrics.jsonl")), "in-process checkpoint resumed by MPI");
+        sameCurve(hereResumed, Jobs.losses(dir.resolve("back/metrics.jsonl")), "in-process checkpoint resumed by MPI");
     }
 
     /** One rank of a running job is killed: the whole job ends at once with an error, and no rank is left. */
@@ -182,18 +165,14 @@ class MpiTrainingTest {
      */
     @Test
     void ranksWhoseCallsDisagreeEndTheJobNamingTheCall(@TempDir Path dir) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> rank = List.of(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), "dev.gatun.cli.GatunCli", "train", "--dp", "2",
-                "--steps", "2", "--timeout", "20s", "--out", dir.toString(), "--layers");
+        List<String> rank = Jobs.gatun("train", "--dp", "2", "--steps", "2", "--timeout", "20s", "--out",
+                dir.toString(), "--layers");
         List<String> cmd = new ArrayList<>(List.of("mpirun", "--oversubscribe", "-np", "1"));
         cmd.addAll(rank);
         cmd.addAll(List.of("2", ":", "-np", "1"));
         cmd.addAll(rank);
         cmd.add("3");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
-        pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        ProcessBuilder pb = Jobs.asRoot(cmd).redirectErrorStream(true);
         Path log = dir.resolve("job.log");
         long start = System.nanoTime();
         Process p = pb.redirectOutput(log.toFile()).start();

@@ -11,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -32,11 +31,6 @@ class SlurmTrainingTest {
     private static final List<Process> DAEMONS = new ArrayList<>();
     private static boolean startedMunge;
 
-    private static boolean onPath(String program) {
-        return Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
-                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, program)));
-    }
-
     private static boolean exists(String path) {
         return Files.isExecutable(Path.of(path));
     }
@@ -51,7 +45,7 @@ class SlurmTrainingTest {
     @BeforeAll
     static void startACluster() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "the daemons are started as root");
-        assumeTrue(exists("/usr/sbin/slurmctld") && exists("/usr/sbin/slurmd") && onPath("srun"),
+        assumeTrue(exists("/usr/sbin/slurmctld") && exists("/usr/sbin/slurmd") && Jobs.onPath("srun"),
                 "no Slurm: install Debian's slurm-wlm (and munge)");
         assumeTrue(exists("/usr/sbin/munged") && Files.exists(Path.of("/etc/munge/munge.key")), "no munge key");
         assumeTrue(Mpi.isAvailable(), "libmpi cannot be loaded: " + Mpi.unavailableReason());
@@ -119,11 +113,10 @@ class SlurmTrainingTest {
     @Test
     void srunOfFourTasksTrainsAsOneRank() throws Exception {
         Path out = dir.resolve("srun");
-        String java = ProcessHandle.current().info().command().orElse("java");
-        ProcessBuilder pb = new ProcessBuilder("srun", "-n", "4", "-O", "--mpi=pmix", java,
-                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-cp",
-                System.getProperty("java.class.path"), "dev.gatun.cli.GatunCli", "train", "--dp", "2", "--tp", "2",
-                "--layers", "4", "--steps", "3", "--out", out.toString());
+        List<String> cmd = new ArrayList<>(List.of("srun", "-n", "4", "-O", "--mpi=pmix"));
+        cmd.addAll(Jobs.gatun("train", "--dp", "2", "--tp", "2", "--layers", "4", "--steps", "3", "--out",
+                out.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("SLURM_CONF", dir.resolve("slurm.conf").toString());
         Path log = dir.resolve("log/srun.out");
         Process p = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -133,8 +126,8 @@ class SlurmTrainingTest {
         assertTrue(text.contains("of 4 processes (Slurm (srun)), on the CPU, MPI between them"), text);
         Cli.Run one = Cli.run("train", "--layers", "4", "--steps", "3", "--out", dir.resolve("one").toString());
         assertEquals(0, one.exit(), one.out() + one.err());
-        double[] want = MpiTrainingTest.losses(dir.resolve("one/metrics.jsonl"));
-        double[] got = MpiTrainingTest.losses(out.resolve("metrics.jsonl"));
+        double[] want = Jobs.losses(dir.resolve("one/metrics.jsonl"));
+        double[] got = Jobs.losses(out.resolve("metrics.jsonl"));
         assertEquals(want.length, got.length);
         for (int i = 0; i < want.length; i++) {
             assertEquals(want[i], got[i], 2e-5 * Math.abs(want[i]), "step " + i);

@@ -10,8 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -29,20 +27,11 @@ class TrainCommandTest {
         return Cli.run(all);
     }
 
-    private static double[] losses(Path metrics) throws IOException {
-        Pattern loss = Pattern.compile("\"loss\":([0-9.eE+-]+)");
-        return Files.readAllLines(metrics).stream().mapToDouble(line -> {
-            Matcher m = loss.matcher(line);
-            assertTrue(m.find(), line);
-            return Double.parseDouble(m.group(1));
-        }).toArray();
-    }
-
     @Test
     void tinyPresetTrainsAndItsLossFalls(@TempDir Path dir) throws IOException {
         Cli.Run r = train("--steps", "40", "--out", dir.toString());
         assertEquals(0, r.exit(), r.out() + r.err());
-        double[] l = losses(dir.resolve("metrics.jsonl"));
+        double[] l = Jobs.losses(dir.resolve("metrics.jsonl"));
         assertEquals(40, l.length);
         assertTrue(l[0] > 5.0 && l[39] < l[0] - 1.5, "the loss must fall from ~ln 256: " + l[0] + " -> " + l[39]);
         for (String f : List.of("metrics.jsonl", "loss.svg", "pipeline.svg", "memory.svg")) {
@@ -61,7 +50,7 @@ class TrainCommandTest {
     void theDefaultRunFallsWithoutASpike(@TempDir Path dir) throws IOException {
         Cli.Run r = train("--out", dir.toString());
         assertEquals(0, r.exit(), r.out() + r.err());
-        double[] l = losses(dir.resolve("metrics.jsonl"));
+        double[] l = Jobs.losses(dir.resolve("metrics.jsonl"));
         assertEquals(150, l.length);
         for (int i = 1; i < l.length; i++) {
             assertTrue(l[i] <= l[0], "step " + i + ": loss " + l[i] + " above the first step's " + l[0]);
@@ -95,8 +84,8 @@ class TrainCommandTest {
         Cli.Run resumed = train(concat(layout, "--resume", dir.resolve("first/checkpoints").toString(), "--out",
                 dir.resolve("resumed").toString()));
         assertEquals(0, resumed.exit(), resumed.err());
-        double[] all = losses(dir.resolve("straight/metrics.jsonl"));
-        double[] tail = losses(dir.resolve("resumed/metrics.jsonl"));
+        double[] all = Jobs.losses(dir.resolve("straight/metrics.jsonl"));
+        double[] tail = Jobs.losses(dir.resolve("resumed/metrics.jsonl"));
         assertArrayEquals(java.util.Arrays.copyOfRange(all, 3, 6), tail);
         Cli.Run longer = train("--steps", "9", "--dp", "2", "--zero", "2", "--batch", "8", "--resume",
                 dir.resolve("first/checkpoints").toString(), "--out", dir.resolve("x").toString());

@@ -130,11 +130,9 @@ final class CommBenchCommand implements Callable<Integer> {
      * this same command per rank count, their rank 0's rows printed here.
      */
     private int mpi(PrintWriter out, List<CollectiveSweep.Op> ops, DType type, List<Long> sizes) throws Exception {
-        var job = JobEnvironment.fromSystem();
-        if (job.isPresent() && job.get().launcher() != JobEnvironment.Launcher.TORCHRUN) {
+        if (JobEnvironment.mpiFromSystem().isPresent()) {
             try (HostAllocator host = new HostAllocator();
-                 var world = MpiCommunicator.world(DeviceStream.cpu(),
-                         CommOptions.DEFAULT)) {
+                 var world = MpiCommunicator.world(DeviceStream.cpu(), CommOptions.DEFAULT)) {
                 double memcpy = world.rank() == 0 ? memcpyBandwidth(Math.max(maxBytes, 1 << 20)) : 0;
                 if (world.rank() == 0) {
                     out.printf(Locale.ROOT, "# MPI backend (%s), %d processes, %d cores; memcpy: %.2f GB/s%n",

@@ -213,9 +213,9 @@ final class TrainBenchCommand implements Callable<Integer> {
      * {@code mpi-row} line); otherwise one {@code mpirun -np N} job of this command per N, their rows in one table.
      */
     private int mpi(PrintWriter out, GptConfig config, Mode m) {
-        var job = JobEnvironment.fromSystem();
+        var job = JobEnvironment.mpiFromSystem();
         TokenDataset data = TokenDataset.fromText(ArithmeticCorpus.generate(SEED, CORPUS_LINES), new ByteTokenizer());
-        if (job.isPresent() && job.get().launcher() != JobEnvironment.Launcher.TORCHRUN) {
+        if (job.isPresent()) {
             int n = job.get().worldSize();
             ParallelLayout layout = m.layout(n);
             layout.validate(new GptModel(config), m.batchSequences(n));

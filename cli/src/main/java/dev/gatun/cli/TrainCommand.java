@@ -22,7 +22,6 @@ import dev.gatun.gpt.train.GptModel;
 import dev.gatun.gpt.train.GptTraining;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.ScheduleKind;
-import dev.gatun.train.StepMetrics;
 import dev.gatun.train.TrainOptions;
 import dev.gatun.ops.cuda.CudaBackendOptions;
 import dev.gatun.zero.PrecisionPolicy;
@@ -297,15 +296,15 @@ public final class TrainCommand implements Callable<Integer> {
                 if (tf32) {
                     throw new IllegalArgumentException("--tf32 is for --device cuda");
                 }
-                Optional<JobEnvironment> job = JobEnvironment.fromSystem();
-                boolean underMpi = job.isPresent() && job.get().launcher() != JobEnvironment.Launcher.TORCHRUN;
-                String chosen = backend != null ? backend.toLowerCase(Locale.ROOT) : underMpi ? "mpi" : "threads";
+                Optional<JobEnvironment> job = JobEnvironment.mpiFromSystem();
+                String chosen = backend != null ? backend.toLowerCase(Locale.ROOT) : job.isPresent() ? "mpi"
+                        : "threads";
                 if (chosen.equals("mpi")) {
-                    if (job.isEmpty() || !underMpi) {
+                    if (job.isEmpty()) {
                         throw new IllegalArgumentException("--backend mpi runs one rank per process of an MPI job: "
                                 + "start it with mpirun -np N (or srun -n N) gatun train ..."
-                                + (job.isPresent() ? " (this process was started by " + job.get().launcher() + ")"
-                                : ""));
+                                + JobEnvironment.fromSystem().map(j -> " (this process was started by "
+                                + j.launcher() + ")").orElse(""));
                     }
                     if (exportHf != null) {
                         throw new IllegalArgumentException("--export-hf needs every rank in one process; under "
@@ -316,7 +315,7 @@ public final class TrainCommand implements Callable<Integer> {
                 if (!chosen.equals("threads")) {
                     throw new IllegalArgumentException("unknown --backend '" + backend + "': use threads or mpi");
                 }
-                if (underMpi && job.get().worldSize() > 1) {
+                if (job.isPresent() && job.get().worldSize() > 1) {
                     throw new IllegalArgumentException("--backend threads runs every rank as a thread of one process, "
                             + "so under " + job.get().launcher() + " (" + job.get().worldSize() + " processes) each "
                             + "process would run the whole job: use --backend mpi, or run train without mpirun");
@@ -334,8 +333,7 @@ public final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--backend is for --device cpu (CUDA ranks use NCCL)");
                 }
                 var options = CudaBackendOptions.DEFAULT.withTf32(tf32);
-                Optional<JobEnvironment> mpiJob = JobEnvironment.fromSystem()
-                        .filter(j -> j.launcher() != JobEnvironment.Launcher.TORCHRUN);
+                Optional<JobEnvironment> mpiJob = JobEnvironment.mpiFromSystem();
                 if (mpiJob.isPresent()) {
                     if (exportHf != null) {
                         throw new IllegalArgumentException("--export-hf needs every rank in one process; under "

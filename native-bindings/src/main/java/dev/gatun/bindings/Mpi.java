@@ -27,14 +27,11 @@ public final class Mpi {
 
     /** Element type of a call. */
     public enum DataType {
-        BYTE("ompi_mpi_byte", 1), INT32("ompi_mpi_int", 4), INT64("ompi_mpi_long", 8), FP32("ompi_mpi_float", 4),
-        FP64("ompi_mpi_double", 8);
+        BYTE(1), INT32(4), INT64(8), FP32(4), FP64(8);
 
-        private final String symbol;
         private final int bytes;
 
-        DataType(String symbol, int bytes) {
-            this.symbol = symbol;
+        DataType(int bytes) {
             this.bytes = bytes;
         }
 

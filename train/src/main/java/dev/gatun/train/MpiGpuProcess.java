@@ -31,14 +31,7 @@ final class MpiGpuProcess implements RankPlacement {
 
     @Override
     public void check(int worldSize) {
-        if (worldSize != env.worldSize()) {
-            throw new IllegalArgumentException("the layout has " + worldSize + " ranks but " + env.launcher()
-                    + " started " + env.worldSize() + " processes: start dp·tp·pp = " + worldSize + " processes");
-        }
-        if (!Mpi.isAvailable()) {
-            throw new IllegalArgumentException("this process runs under " + env.launcher() + " but libmpi cannot be "
-                    + "loaded: " + Mpi.unavailableReason());
-        }
+        MpiRanks.check(env, worldSize);
         GpuRanks.requireCuda();
         int gpus = Cuda.deviceCount();
         if (env.localRank() >= gpus) {
@@ -54,15 +47,7 @@ final class MpiGpuProcess implements RankPlacement {
         try (MpiCommunicator bootstrap = MpiCommunicator.world(DeviceStream.cpu(), commOptions);
              CudaStream stream = new CudaStream(Device.cuda(env.localRank()));
              NcclCommunicator world = NcclCommunicator.initRank("world", bootstrap, stream, commOptions)) {
-            try {
-                result = GpuRanks.run(world, stream, options, body);
-            } catch (Exception | Error e) {
-                System.err.println("gatun: rank " + world.rank() + " of " + world.size() + " failed: " + e
-                        + "; ending the job (MPI_Abort)");
-                System.err.flush();
-                Mpi.abort(Mpi.commWorld(), 1);
-                throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
-            }
+            result = MpiRanks.runOrAbort(world, () -> GpuRanks.run(world, stream, options, body));
             bootstrap.barrier();
         }
         Mpi.finish();

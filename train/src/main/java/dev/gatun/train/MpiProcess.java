@@ -27,15 +27,7 @@ final class MpiProcess implements RankPlacement {
 
     @Override
     public void check(int worldSize) {
-        if (worldSize != env.worldSize()) {
-            throw new IllegalArgumentException("the layout has " + worldSize + " ranks but " + env.launcher()
-                    + " started " + env.worldSize() + " processes: start dp·tp·pp = " + worldSize + " (e.g. mpirun -np "
-                    + worldSize + ")");
-        }
-        if (!Mpi.isAvailable()) {
-            throw new IllegalArgumentException("this process runs under " + env.launcher() + " but libmpi cannot be "
-                    + "loaded: " + Mpi.unavailableReason());
-        }
+        MpiRanks.check(env, worldSize);
     }
 
     @Override
@@ -44,15 +36,7 @@ final class MpiProcess implements RankPlacement {
         R result;
         try (CpuBackend backend = new CpuBackend(); HostAllocator allocator = new HostAllocator();
              MpiCommunicator world = MpiCommunicator.world(backend.stream(), options)) {
-            try {
-                result = body.run(new Rank(world, backend, allocator));
-            } catch (Exception | Error e) {
-                System.err.println("gatun: rank " + world.rank() + " of " + world.size() + " failed: " + e
-                        + "; ending the job (MPI_Abort)");
-                System.err.flush();
-                Mpi.abort(Mpi.commWorld(), 1);
-                throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
-            }
+            result = MpiRanks.runOrAbort(world, () -> body.run(new Rank(world, backend, allocator)));
             world.barrier();
         }
         Mpi.finish();

@@ -50,11 +50,6 @@ public record JobEnvironment(Launcher launcher, int rank, int worldSize, int loc
             this.localSizeVariable = localSize;
         }
 
-        /** Whether it launches MPI jobs (an MPI communicator can be built). */
-        public boolean isMpi() {
-            return this == OPEN_MPI || this == PMI;
-        }
-
         @Override
         public String toString() {
             return description;
@@ -78,6 +73,14 @@ public record JobEnvironment(Launcher launcher, int rank, int worldSize, int loc
     /** The job this process belongs to, or empty when no launcher's variables are set (a process on its own). */
     public static Optional<JobEnvironment> fromSystem() {
         return detect(System.getenv());
+    }
+
+    /**
+     * The job this process belongs to when {@code mpirun} or {@code srun} started it (an MPI communicator spans its
+     * processes), else empty (a process on its own, or torchrun's).
+     */
+    public static Optional<JobEnvironment> mpiFromSystem() {
+        return fromSystem().filter(j -> j.launcher() != Launcher.TORCHRUN);
     }
 
     /**

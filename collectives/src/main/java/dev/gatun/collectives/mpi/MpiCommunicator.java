@@ -279,13 +279,13 @@ public final class MpiCommunicator implements Communicator {
             case CommOp.AllReduce(Tensor in, Tensor out, ReduceOp r) -> {
                 Buffer b = reduceBuffer(out, p);
                 MemorySegment send = in.hostSegment().address() == out.hostSegment().address() && b.direct()
-                        ? Mpi.IN_PLACE : stageInput(in, reduceBuffer(in, p), p);
+                        ? Mpi.IN_PLACE : stageInput(in, reduceBuffer(in, p));
                 p.requests.add(Mpi.iallreduce(send, b.segment(), b.count(), b.type(), mpiOp(r), comm));
                 finishReduction(out, b, r, p);
             }
             case CommOp.ReduceScatter(Tensor in, Tensor out, ReduceOp r) -> {
                 Buffer b = overlaps(in, out) ? staging(out, p) : reduceBuffer(out, p);
-                MemorySegment send = stageInput(in, reduceBuffer(in, p), p);
+                MemorySegment send = stageInput(in, reduceBuffer(in, p));
                 p.requests.add(Mpi.ireduceScatterBlock(send, b.segment(), b.count(), b.type(), mpiOp(r), comm));
                 finishReduction(out, b, r, p);
             }
@@ -304,7 +304,7 @@ public final class MpiCommunicator implements Communicator {
             case CommOp.Reduce(Tensor in, Tensor out, ReduceOp r, int root) -> {
                 Buffer b = reduceBuffer(out, p);
                 MemorySegment send = rank == root && in.hostSegment().address() == out.hostSegment().address()
-                        && b.direct() ? Mpi.IN_PLACE : stageInput(in, reduceBuffer(in, p), p);
+                        && b.direct() ? Mpi.IN_PLACE : stageInput(in, reduceBuffer(in, p));
                 p.requests.add(Mpi.ireduce(send, b.segment(), b.count(), b.type(), mpiOp(r), root, comm));
                 if (rank == root) {
                     finishReduction(out, b, r, p);
@@ -323,31 +323,29 @@ public final class MpiCommunicator implements Communicator {
     }
 
     private static Buffer reduceBuffer(Tensor t, Pending p) {
-        return switch (t.dtype()) {
-            case FP32 -> new Buffer(t.hostSegment(), count(t), Mpi.DataType.FP32, true);
-            case INT32 -> new Buffer(t.hostSegment(), count(t), Mpi.DataType.INT32, true);
-            case INT64 -> new Buffer(t.hostSegment(), count(t), Mpi.DataType.INT64, true);
-            case BF16, FP16 -> new Buffer(p.arena.allocate(4L * t.numel(), 8), count(t), Mpi.DataType.FP32, false);
-        };
+        Mpi.DataType type = reduceType(t);
+        return type == moveType(t) ? new Buffer(t.hostSegment(), count(t), type, true) : staging(t, p);
     }
 
-    /** A staging buffer of {@code t}'s reduction type, for outputs that alias their input. */
+    /** What MPI reduces {@code t} as: its own type, or fp32 for bf16/fp16 (which MPI does not have). */
+    private static Mpi.DataType reduceType(Tensor t) {
+        return moveType(t) == Mpi.DataType.BYTE ? Mpi.DataType.FP32 : moveType(t);
+    }
+
+    /** A buffer of {@code t}'s reduction type of its own: for bf16/fp16, and for outputs that alias their input. */
     private static Buffer staging(Tensor t, Pending p) {
-        Buffer b = reduceBuffer(t, p);
-        long bytes = (long) b.count() * b.type().bytes();
-        return new Buffer(p.arena.allocate(bytes, 8), b.count(), b.type(), false);
+        Mpi.DataType type = reduceType(t);
+        return new Buffer(p.arena.allocate((long) count(t) * type.bytes(), 8), count(t), type, false);
     }
 
-    /** The send buffer of a reduction: the tensor, or its values in the staging type. */
-    private MemorySegment stageInput(Tensor in, Buffer b, Pending p) {
+    /** The send buffer of a reduction: the tensor, or its values in the staging buffer {@code b}. */
+    private MemorySegment stageInput(Tensor in, Buffer b) {
         if (b.direct()) {
             return in.hostSegment();
         }
         float[] values = in.toFloatArray(stream);
-        MemorySegment s = b.segment().byteSize() >= 4L * values.length ? b.segment()
-                : p.arena.allocate(4L * values.length, 8);
-        MemorySegment.copy(values, 0, s, ValueLayout.JAVA_FLOAT, 0, values.length);
-        return s;
+        MemorySegment.copy(values, 0, b.segment(), ValueLayout.JAVA_FLOAT, 0, values.length);
+        return b.segment();
     }
 
     /** After a reduction into {@code b}: the average's division, and the copy back into {@code out} if staged. */

@@ -25,7 +25,11 @@ public final class GptTraining {
 
     /** Training with every rank a thread of this JVM on the CPU backend. */
     public GptTraining(GptConfig config, ParallelLayout layout, TrainOptions options, CommOptions commOptions) {
-        this(new GptModel(config), options, new Training(new GptModel(config), layout, options, commOptions));
+        this(new Training(new GptModel(config), layout, options, commOptions), options);
+    }
+
+    private GptTraining(Training engine, TrainOptions options) {
+        this((GptModel) engine.model(), options, engine);
     }
 
     private GptTraining(GptModel model, TrainOptions options, Training engine) {

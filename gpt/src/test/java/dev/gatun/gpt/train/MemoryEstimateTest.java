@@ -29,7 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gatun.train.TrainOptions;
 import dev.gatun.train.RankTrainer;
-import dev.gatun.train.Training;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.ScheduleKind;
 import dev.gatun.train.RankSummary;

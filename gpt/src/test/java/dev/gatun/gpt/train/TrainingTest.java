@@ -17,7 +17,6 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gatun.train.TrainOptions;
-import dev.gatun.train.Training;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.StepMetrics;
 import dev.gatun.train.ScheduleKind;

@@ -2,7 +2,6 @@ package dev.gatun.ops.cpu;
 
 import dev.gatun.memory.DType;
 import dev.gatun.memory.HalfFloats;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
