@@ -2,6 +2,8 @@
 # The CPU backend's fp32 GEMM (CpuGemmBenchmark, all cores) vs numpy `a @ b` (OpenBLAS) on this machine, square
 # n = 1024 and 2048, numpy first, then JMH, then numpy again (other load on the machine shows as a gap between them).
 # Prints GFLOP/s of both and the ratio Java / OpenBLAS (goal >= 0.7), from JMH's mean and from its best iteration.
+# numpy runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine's environment sets them to Haswell and
+# 512, which hold OpenBLAS to AVX2 kernels: 180 instead of 310 GFLOP/s at the GPT-2 shapes), so it picks its own.
 # Needs python3 with numpy and jmh/target/benchmarks.jar (built when missing; after changing ops:
 # mvn -o install -pl ops -DskipTests, then mvn -o package -pl jmh -DskipTests). Sizes: SIZES="1024 2048"; extra JMH
 # options: JMH_OPTS (e.g. "-wi 3 -i 5").
@@ -13,7 +15,7 @@ jar="$root/jmh/target/benchmarks.jar"
 sizes=${SIZES:-1024 2048}
 
 numpy_gflops() { # best of 10 runs per size, after 3 warm-up runs
-  python3 - $sizes <<'PY'
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 - $sizes <<'PY'
 import sys, time
 import numpy as np
 rng = np.random.default_rng(42)

@@ -95,10 +95,8 @@ public final class GradientReducer implements AutoCloseable {
         boolean ok = false;
         try {
             for (BucketPlan.Bucket b : plan.buckets()) {
-                Tensor t = Tensor.allocate(allocator, first.dtype(), Shape.of(b.paddedNumel()),
-                        MemoryCategory.COMMUNICATION, comm.name() + ".grad_bucket" + b.index(), comm.stream());
-                buckets.add(t);
-                t.fill(0, comm.stream());
+                buckets.add(Tensor.zeros(allocator, first.dtype(), Shape.of(b.paddedNumel()),
+                        MemoryCategory.COMMUNICATION, comm.name() + ".grad_bucket" + b.index(), comm.stream()));
             }
             ok = true;
         } finally {

@@ -31,23 +31,25 @@ final class ElementCodec {
 
     /** Sets every element of {@code segment} to the pattern {@code bits}. */
     static void fillHost(MemorySegment segment, DType dtype, long bits) {
-        long n = segment.byteSize() / dtype.byteSize();
-        switch (dtype.byteSize()) {
-            case 2 -> {
-                for (long i = 0; i < n; i++) {
-                    segment.setAtIndex(ValueLayout.JAVA_SHORT, i, (short) bits);
-                }
+        int size = dtype.byteSize();
+        long pattern = size == 8 ? bits : bits & ((1L << (8 * size)) - 1);
+        long lowByte = pattern & 0xff;
+        if (pattern == lowByte * (size == 8 ? 0x0101010101010101L : size == 4 ? 0x01010101L : 0x0101L)) {
+            segment.fill((byte) lowByte); // every byte the same (0 above all): a memset
+            return;
+        }
+        // The first elements one by one, then doubling copies of what is written.
+        long bytes = segment.byteSize();
+        long head = Math.min(bytes, 4096);
+        for (long offset = 0; offset < head; offset += size) {
+            switch (size) {
+                case 2 -> segment.set(ValueLayout.JAVA_SHORT_UNALIGNED, offset, (short) bits);
+                case 4 -> segment.set(ValueLayout.JAVA_INT_UNALIGNED, offset, (int) bits);
+                default -> segment.set(ValueLayout.JAVA_LONG_UNALIGNED, offset, bits);
             }
-            case 4 -> {
-                for (long i = 0; i < n; i++) {
-                    segment.setAtIndex(ValueLayout.JAVA_INT, i, (int) bits);
-                }
-            }
-            default -> {
-                for (long i = 0; i < n; i++) {
-                    segment.setAtIndex(ValueLayout.JAVA_LONG, i, bits);
-                }
-            }
+        }
+        for (long filled = head; filled < bytes; filled *= 2) {
+            MemorySegment.copy(segment, 0, segment, filled, Math.min(filled, bytes - filled));
         }
     }
 

@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * A block of host memory from a {@link HostAllocator}, booked under a {@link MemoryCategory} for an owner.
  *
- * <p>{@link #close()} returns the memory at once and un-books it; it may be called from any thread, exactly once.
+ * <p>{@link #close()} returns the memory at once (to the system, or to a caching allocator's cache) and un-books it; it may be called from any thread, exactly once.
  * After it, {@link #segment()} throws, and any access through a segment obtained earlier fails with the FFM
  * runtime's {@link IllegalStateException}.
  */
@@ -18,11 +18,13 @@ public final class HostBuffer implements Storage {
     private final MemorySegment segment;
     private final MemoryCategory category;
     private final String owner;
+    private final HostAllocator.Block block;
     private final AtomicBoolean freed = new AtomicBoolean();
 
     HostBuffer(HostAllocator allocator, long id, Arena arena, MemorySegment segment, MemoryCategory category,
-               String owner) {
+               String owner, HostAllocator.Block block) {
         this.allocator = allocator;
+        this.block = block;
         this.id = id;
         this.arena = arena;
         this.segment = segment;
@@ -78,6 +80,11 @@ public final class HostBuffer implements Storage {
 
     long id() {
         return id;
+    }
+
+    /** The C library's block behind the buffer, or null for pinned memory (which its arena frees). */
+    HostAllocator.Block block() {
+        return block;
     }
 
     /**

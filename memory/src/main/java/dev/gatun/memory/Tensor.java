@@ -63,6 +63,24 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * {@link #allocate} and zero every element: on a CUDA device with a memset on {@code stream}; host memory is
+     * zero-filled already and is not written again, so its pages stay untouched until their first real use.
+     */
+    public static Tensor zeros(TensorAllocator allocator, DType dtype, Shape shape, MemoryCategory category,
+                               String name, DeviceStream stream) {
+        Tensor t = allocate(allocator, dtype, shape, category, name, stream);
+        if (t.device().isCuda()) {
+            try {
+                t.fill(0, stream);
+            } catch (RuntimeException e) {
+                t.close();
+                throw e;
+            }
+        }
+        return t;
+    }
+
+    /**
      * A view of {@code storage} as a {@code dtype} tensor of {@code shape} starting {@code byteOffset} bytes in; it
      * does not own the storage.
      *

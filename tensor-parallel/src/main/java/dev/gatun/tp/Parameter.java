@@ -73,9 +73,8 @@ public final class Parameter implements AutoCloseable {
         boolean ok = false;
         try {
             init.accept(value);
-            Tensor grad = Tensor.allocate(allocator, DType.FP32, shape, MemoryCategory.GRADIENTS, name + ".grad",
+            Tensor grad = Tensor.zeros(allocator, DType.FP32, shape, MemoryCategory.GRADIENTS, name + ".grad",
                     stream);
-            grad.fill(0, stream);
             ok = true;
             return new Parameter(name, value, grad, globalShape, globalIndex);
         } finally {

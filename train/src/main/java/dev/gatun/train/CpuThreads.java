@@ -14,7 +14,7 @@ final class CpuThreads implements RankPlacement {
     @Override
     public <R> List<R> run(int worldSize, CommOptions options, Body<R> body) {
         return InProcessWorld.run(worldSize, options, world -> {
-            try (CpuBackend backend = new CpuBackend(); HostAllocator allocator = new HostAllocator()) {
+            try (CpuBackend backend = new CpuBackend(); HostAllocator allocator = HostAllocator.caching()) {
                 return body.run(new Rank(world, backend, allocator));
             }
         });

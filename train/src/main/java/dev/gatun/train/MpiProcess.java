@@ -34,7 +34,7 @@ final class MpiProcess implements RankPlacement {
     public <R> List<R> run(int worldSize, CommOptions options, Body<R> body) {
         check(worldSize);
         R result;
-        try (CpuBackend backend = new CpuBackend(); HostAllocator allocator = new HostAllocator();
+        try (CpuBackend backend = new CpuBackend(); HostAllocator allocator = HostAllocator.caching();
              MpiCommunicator world = MpiCommunicator.world(backend.stream(), options)) {
             result = MpiRanks.runOrAbort(world, () -> body.run(new Rank(world, backend, allocator)));
             world.barrier();

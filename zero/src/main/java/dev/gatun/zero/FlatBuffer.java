@@ -53,10 +53,8 @@ public final class FlatBuffer implements AutoCloseable {
     public void materialize(int unit) {
         if (buffers[unit] == null) {
             FlatLayout.Unit u = layout.units().get(unit);
-            Tensor t = Tensor.allocate(allocator, dtype, Shape.of(u.paddedNumel()), category, name + "." + u.name(),
-                    stream);
-            t.fill(0, stream);
-            buffers[unit] = t;
+            buffers[unit] = Tensor.zeros(allocator, dtype, Shape.of(u.paddedNumel()), category,
+                    name + "." + u.name(), stream);
         }
     }
 

@@ -185,9 +185,7 @@ public final class ZeroOptimizer implements AutoCloseable {
     }
 
     private Tensor shardTensor(DType dtype, long numel, MemoryCategory category, String name) {
-        Tensor x = Tensor.allocate(allocator, dtype, Shape.of(numel), category, name, backend.stream());
-        x.fill(0, backend.stream());
-        return x;
+        return Tensor.zeros(allocator, dtype, Shape.of(numel), category, name, backend.stream());
     }
 
     /** Unit {@code u}'s piece of one of this rank's shard tensors. */

@@ -10,9 +10,10 @@ import jdk.incubator.vector.VectorMask;
  *
  * <pre>
  * for jc (nc columns at a time):
- *   phase 1: pack the B panel op(B)[0:k, jc:jc+nc] into kc × NR micro-panels; pieces of rows spread over the slots
- *   phase 2: units (≤ mc rows × a run of micro-panels) spread over the slots, each:
- *     for pc (kc at a time): pack its A block op(A)[rows, pc:pc+kc] into MR × kc micro-panels
+ *   for pc (kc at a time):
+ *     phase 1: pack the B panel op(B)[pc:pc+kc, jc:jc+nc] into kc × NR micro-panels; runs of them over the slots
+ *     phase 2: units (≤ mc rows × a run of micro-panels) spread over the slots, each:
+ *       pack its A block op(A)[rows, pc:pc+kc] into MR × kc micro-panels
  *       for each B micro-panel: for each A micro-panel: kernel → MR × NR tile → C
  * </pre>
  *
@@ -26,6 +27,13 @@ final class BlockedGemm {
 
     /** Units per slot that a phase aims for, so that a core slowed by other work takes fewer. */
     private static final int UNITS_PER_SLOT = 4;
+    /**
+     * Floats between packed B micro-panels beyond their own: the pad keeps micro-panels from starting a power of two
+     * apart (256 KiB at kc = 2048), where the packing's writes to all of them at once fought over the same cache sets.
+     */
+    private static final int PAD = 16;
+    /** Most floats of an A block that all slots share (4 MiB): the products whose rows are few. */
+    private static final long SHARED_A_FLOATS = 1L << 20;
 
     private final GemmBlocking blocking;
 
@@ -36,84 +44,117 @@ final class BlockedGemm {
     void multiply(Product p, GemmWorkspace workspace, ParallelLoop loop) {
         int mr = blocking.mr();
         int nr = blocking.nr();
-        int kc = blocking.kc();
         int slots = loop.slots();
-        int nc = Math.max(nr, blocking.panelFloats() / p.k() / nr * nr);
-        int mc = slots == 1 ? blocking.mcMax()
-                : Math.clamp(roundUp(ceilDiv(p.m(), UNITS_PER_SLOT * slots), mr), mr, blocking.mcMax());
+        int kc = Math.min(blocking.kc(), p.k());
+        int nc = Math.max(nr, blocking.panelFloats() / kc / nr * nr);
+        // Row blocks as large as the L2 allows, of equal size; the micro-panels are split too when they are few.
+        int mc = roundUp(ceilDiv(p.m(), ceilDiv(p.m(), blocking.mcMax())), mr);
         int rowBlocks = ceilDiv(p.m(), mc);
-        int packRows = Math.clamp(p.k() / (UNITS_PER_SLOT * slots) / 16 * 16, 16, 256);
-        int piecesPerBlock = ceilDiv(Math.min(kc, p.k()), packRows);
+        if (rowBlocks < UNITS_PER_SLOT * slots && (long) roundUp(p.m(), mr) * kc <= SHARED_A_FLOATS) {
+            multiplyFewRows(p, workspace, loop, kc);
+            return;
+        }
         for (int jc = 0; jc < p.n(); jc += nc) {
             int j0 = jc;
             int cols = Math.min(nc, p.n() - jc);
-            BPanel panel = new BPanel(ceilDiv(cols, nr), nr, kc, p.k());
-            float[] b = workspace.slot(loop.firstSlot()).bPanel(panel.floats());
-            // Phase 1: the panel in pieces of packRows rows of op(B), so that every slot gets several.
-            loop.run(ceilDiv(p.k(), kc) * piecesPerBlock, (slot, unit) -> {
-                int pc = unit / piecesPerBlock * kc;
-                int p0 = pc + unit % piecesPerBlock * packRows;
-                int blockEnd = Math.min(p.k(), pc + kc);
-                if (p0 < blockEnd) {
-                    GemmPacking.pack(p.opBt(), j0, cols, p0, Math.min(packRows, blockEnd - p0), nr,
-                            panel.microPanelStride(pc), b, panel.microPanel(pc, 0) + (p0 - pc) * nr,
-                            workspace.slot(slot).run(GemmPacking.runFloats(cols, nr)));
-                }
+            int count = ceilDiv(cols, nr);
+            int colChunks = Math.min(count, ceilDiv(UNITS_PER_SLOT * slots, rowBlocks));
+            int chunkPanels = ceilDiv(count, colChunks);
+            int chunks = ceilDiv(count, chunkPanels);
+            int packPanels = Math.max(1, ceilDiv(count, UNITS_PER_SLOT * slots));
+            for (int pc = 0; pc < p.k(); pc += kc) {
+                int p0 = pc;
+                int depth = Math.min(kc, p.k() - pc);
+                int stride = depth * nr + PAD;
+                float[] b = workspace.slot(loop.firstSlot()).bPanel(count * stride);
+                // Phase 1: the panel op(B)[pc:pc+depth, jc:jc+cols], runs of micro-panels spread over the slots.
+                loop.run(ceilDiv(count, packPanels), (slot, unit) -> {
+                    int q0 = unit * packPanels;
+                    int rows = Math.min(packPanels * nr, cols - q0 * nr);
+                    GemmPacking.pack(p.opBt(), j0 + q0 * nr, rows, p0, depth, nr, stride, b, q0 * stride,
+                            workspace.slot(slot).run(GemmPacking.runFloats(rows, nr)));
+                });
+                // Phase 2: blocks of rows × runs of micro-panels.
+                float beta = pc == 0 ? p.beta() : 1f;
+                loop.run(rowBlocks * chunks, (slot, unit) -> {
+                    int i0 = unit / chunks * mc;
+                    int q0 = unit % chunks * chunkPanels;
+                    GemmWorkspace.Slot buffers = workspace.slot(slot);
+                    computeBlock(p, i0, Math.min(mc, p.m() - i0), j0, p0, depth, q0,
+                            Math.min(count, q0 + chunkPanels), stride, b, beta, buffers.aBlock(mc * depth),
+                            buffers.tile(mr * nr), buffers.run(GemmPacking.runFloats(mc, mr)));
+                });
+            }
+        }
+    }
+
+    /**
+     * The product when its rows are too few for every slot to have blocks of them (m of a few hundred: a training
+     * step's B·T tokens against a layer's weights): all of op(A)'s rows make one block, packed once per kc block by
+     * all the slots together and shared, and the units are runs of B micro-panels. A unit packs each micro-panel
+     * itself just before the kernels sweep all of A's micro-panels against it, so the micro-panel is still in L1/L2
+     * and no B panel goes through L3; the packed A block (at most {@link #SHARED_A_FLOATS}) stays in L2/L3.
+     *
+     * <pre>
+     * for pc (kc at a time):
+     *   phase 1: pack op(A)[0:m, pc:pc+kc] into MR × kc micro-panels; runs of them spread over the slots
+     *   phase 2: units (a run of B micro-panels): for each: pack it, then for each A micro-panel: kernel → tile → C
+     * </pre>
+     */
+    private void multiplyFewRows(Product p, GemmWorkspace workspace, ParallelLoop loop, int kc) {
+        int mr = blocking.mr();
+        int nr = blocking.nr();
+        int slots = loop.slots();
+        int aPanels = ceilDiv(p.m(), mr);
+        int bPanels = ceilDiv(p.n(), nr);
+        int packPanels = Math.max(1, ceilDiv(aPanels, UNITS_PER_SLOT * slots));
+        int chunkPanels = Math.max(1, ceilDiv(bPanels, UNITS_PER_SLOT * slots));
+        for (int pc = 0; pc < p.k(); pc += kc) {
+            int p0 = pc;
+            int depth = Math.min(kc, p.k() - pc);
+            float[] a = workspace.slot(loop.firstSlot()).aBlock(aPanels * mr * depth);
+            loop.run(ceilDiv(aPanels, packPanels), (slot, unit) -> {
+                int i0 = unit * packPanels * mr;
+                int rows = Math.min(packPanels * mr, p.m() - i0);
+                GemmPacking.pack(p.opA(), i0, rows, p0, depth, mr, depth * mr, a, i0 * depth,
+                        workspace.slot(slot).run(GemmPacking.runFloats(rows, mr)));
             });
-            // Phase 2. Few row blocks (small m): split the micro-panels too, so that every slot has work.
-            int colChunks = Math.min(panel.count(), ceilDiv(UNITS_PER_SLOT * slots, rowBlocks));
-            int chunkPanels = ceilDiv(panel.count(), colChunks);
-            int chunks = ceilDiv(panel.count(), chunkPanels);
-            loop.run(rowBlocks * chunks, (slot, unit) -> {
-                int i0 = unit / chunks * mc;
-                int q0 = unit % chunks * chunkPanels;
+            float beta = pc == 0 ? p.beta() : 1f;
+            loop.run(ceilDiv(bPanels, chunkPanels), (slot, unit) -> {
                 GemmWorkspace.Slot buffers = workspace.slot(slot);
-                computeBlock(p, i0, Math.min(mc, p.m() - i0), j0, q0, Math.min(panel.count(), q0 + chunkPanels),
-                        panel, b, buffers.aBlock(mc * Math.min(kc, p.k())), buffers.tile(mr * nr),
-                        buffers.run(GemmPacking.runFloats(mc, mr)));
+                float[] b = buffers.bPanel(depth * nr);
+                float[] tile = buffers.tile(mr * nr);
+                float[] run = buffers.run(GemmPacking.runFloats(nr, nr));
+                for (int q = unit * chunkPanels; q < Math.min(bPanels, (unit + 1) * chunkPanels); q++) {
+                    int j0 = q * nr;
+                    int cols = Math.min(nr, p.n() - j0);
+                    GemmPacking.pack(p.opBt(), j0, cols, p0, depth, nr, depth * nr, b, 0, run);
+                    for (int ir = 0; ir < aPanels; ir++) {
+                        GemmKernel.multiply(mr, depth, a, ir * depth * mr, b, 0, tile);
+                        storeTile(tile, p.c(), ir * mr, Math.min(mr, p.m() - ir * mr), j0, cols, p.alpha(), beta);
+                    }
+                }
             });
         }
     }
 
     /**
-     * Where the micro-panels of a packed B panel lie: kc block by kc block, each block {@code count} micro-panels of
-     * {@code [kcBlock][nr]} floats plus {@link #PAD}. The pad keeps micro-panels from starting a power of two apart
-     * (256 KiB at kc = 2048), where the packing's writes to all of them at once fought over the same cache sets.
+     * Rows {@code [i0, i0 + rows)} of C against B micro-panels {@code [q0, q1)} of the packed panel of columns from
+     * jc and depth {@code [pc, pc + depth)}, each micro-panel {@code stride} floats apart: C = alpha·A·B + beta·C.
      */
-    private record BPanel(int count, int nr, int kc, int k) {
-        static final int PAD = 16;
-
-        int microPanelStride(int pc) {
-            return Math.min(kc, k - pc) * nr + PAD;
-        }
-
-        int microPanel(int pc, int q) {
-            return pc / kc * count * (kc * nr + PAD) + q * microPanelStride(pc);
-        }
-
-        int floats() {
-            return count * (k * nr + ceilDiv(k, kc) * PAD);
-        }
-    }
-
-    /** Rows {@code [i0, i0 + rows)} of C against B micro-panels {@code [q0, q1)} of the panel starting at column jc. */
-    private void computeBlock(Product p, int i0, int rows, int jc, int q0, int q1, BPanel panel, float[] b,
-                              float[] aBlock, float[] tile, float[] run) {
+    private void computeBlock(Product p, int i0, int rows, int jc, int pc, int depth, int q0, int q1, int stride,
+                              float[] b, float beta, float[] aBlock, float[] tile, float[] run) {
         int mr = blocking.mr();
         int nr = blocking.nr();
         MatrixView c = p.c();
-        for (int pc = 0; pc < p.k(); pc += blocking.kc()) {
-            int kc = Math.min(blocking.kc(), p.k() - pc);
-            GemmPacking.pack(p.opA(), i0, rows, pc, kc, mr, kc * mr, aBlock, 0, run);
-            float beta = pc == 0 ? p.beta() : 1f;
-            for (int q = q0; q < q1; q++) {
-                int bo = panel.microPanel(pc, q);
-                int j0 = jc + q * nr;
-                int cols = Math.min(nr, p.n() - j0);
-                for (int ir = 0; ir * mr < rows; ir++) {
-                    GemmKernel.multiply(mr, kc, aBlock, ir * kc * mr, b, bo, tile);
-                    storeTile(tile, c, i0 + ir * mr, Math.min(mr, rows - ir * mr), j0, cols, p.alpha(), beta);
-                }
+        GemmPacking.pack(p.opA(), i0, rows, pc, depth, mr, depth * mr, aBlock, 0, run);
+        for (int q = q0; q < q1; q++) {
+            int bo = q * stride;
+            int j0 = jc + q * nr;
+            int cols = Math.min(nr, p.n() - j0);
+            for (int ir = 0; ir * mr < rows; ir++) {
+                GemmKernel.multiply(mr, depth, aBlock, ir * depth * mr, b, bo, tile);
+                storeTile(tile, c, i0 + ir * mr, Math.min(mr, rows - ir * mr), j0, cols, p.alpha(), beta);
             }
         }
     }

@@ -38,7 +38,7 @@ import java.util.concurrent.ForkJoinPool;
 public final class CpuBackend implements Backend {
     private final Parallel parallel;
     private final DeviceStream stream = DeviceStream.cpu();
-    private final HostAllocator workspace = new HostAllocator();
+    private final HostAllocator workspace = HostAllocator.caching();
     private final CpuGemm gemm;
     private final ElementwiseKernels elementwise;
     private final RowKernels rows;

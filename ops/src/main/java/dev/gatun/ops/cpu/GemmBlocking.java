@@ -8,7 +8,7 @@ import java.util.OptionalLong;
 /**
  * The cache blocking of {@link CpuGemm}, after BLIS: the kernel sweeps a {@code kc × NR} micro-panel of packed
  * {@code B} against the {@code MR}-row micro-panels of a packed {@code mc × kc} block of {@code A}, both kept in L2;
- * the packed {@code B} panel ({@code k × nc}, at most {@code panelFloats}) lives in L3 and is shared by all threads.
+ * the packed {@code B} panel ({@code kc × nc}, at most {@code panelFloats}) lives in L3 and is shared by all threads.
  *
  * @param mr          tile rows: 12 or 6 (see {@link GemmKernel})
  * @param kc          depth of a packed block
@@ -43,15 +43,16 @@ record GemmBlocking(int mr, int kc, int mcMax, int panelFloats, long parallelMin
     }
 
     /**
-     * The blocking for this machine: the packed A block ({@code 144 × kc}) and one B micro-panel ({@code kc × NR})
-     * should fill about 70% of the L2 cache, so {@code kc} is the L2 size in KiB (256 to 2048; 1024 when the size is
-     * unknown). A deep {@code kc} pays because C is read and written once per {@code kc} block: on a 2-core Sapphire
-     * Rapids (48 KiB L1d, 2 MiB L2) {@code kc = 2048} ran 20% faster than the classic L1-sized {@code kc = 256}, with
-     * the micro-panels streaming from L2. Products under 128³ multiply-adds stay on one thread: waking a pool worker
-     * and waiting for it costs tens of microseconds (64³ ran at 42 GFLOP/s on one thread, 20 on two).
+     * The blocking for this machine: {@code kc} is half the L2 size in KiB (256 to 1024; 512, for a 1 MiB L2, when
+     * the size is unknown), so that a packed A block of 144 rows, or the shared block of a few hundred rows of a
+     * training step's activations, stays in L2 next to the B micro-panel being swept. Measured on a 2-core Zen 5 (1
+     * MiB L2) at the shapes of a GPT-2 step (jmh {@code GptGemmBenchmark}): kc = 512 and 768 ran at 250-300 GFLOP/s
+     * with 256 rows, kc = 256 and 1024 10-20% slower; with 1024 rows kc = 1024 led by 5-10%. Products under 128³
+     * multiply-adds stay on one thread: waking a pool worker and waiting for it costs tens of microseconds (64³ ran
+     * at 42 GFLOP/s on one thread, 20 on two).
      */
     static GemmBlocking forThisMachine() {
-        int kc = Math.clamp(l2Bytes().orElse(1 << 20) / 1024, 256, 2048);
+        int kc = Math.clamp(l2Bytes().orElse(1 << 20) / 2048, 256, 1024);
         return new GemmBlocking(GemmKernel.preferredRows(), kc, 144, 4 << 20, 1L << 21);
     }
 

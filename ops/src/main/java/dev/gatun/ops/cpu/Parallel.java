@@ -1,13 +1,13 @@
 package dev.gatun.ops.cpu;
 
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
 import java.util.function.IntConsumer;
 
 /**
- * Runs the tasks of a {@link Split} on a ForkJoin pool, or on the calling thread when there is one task or the pool
- * has one worker. How items are split into tasks depends only on the sizes, never on the pool or on timing, so a
- * reduction that keeps one partial result per task and combines them in task order is deterministic.
+ * Runs the tasks of a {@link Split} on the calling thread and a ForkJoin pool together (a {@link ParallelLoop}: the
+ * caller takes tasks too, so a pool of one worker on two cores still runs two at once), or on the calling thread
+ * alone when there is one task. How items are split into tasks depends only on the sizes, never on the pool or on
+ * timing, so a reduction that keeps one partial result per task and combines them in task order is deterministic.
  */
 final class Parallel {
     /** Elements of work a task should have at least (about 64 KiB of fp32); fewer run on the calling thread. */
@@ -59,36 +59,17 @@ final class Parallel {
         forEachTask(split.count(), task -> body.run(split.start(task), split.end(task)));
     }
 
-    /** Runs {@code body(task)} for every task in {@code [0, count)}; exceptions reach the caller. */
+    /**
+     * Runs {@code body(task)} for every task in {@code [0, count)} on the caller and the pool; returns when all are
+     * done. The first failure reaches the caller (the remaining tasks are skipped).
+     */
     void forEachTask(int count, IntConsumer body) {
-        if (count <= 1 || pool.getParallelism() <= 1) {
+        if (count <= 1) {
             for (int task = 0; task < count; task++) {
                 body.accept(task);
             }
             return;
         }
-        pool.invoke(new Tasks(0, count, body));
-    }
-
-    private static final class Tasks extends RecursiveAction {
-        private final int lo;
-        private final int hi;
-        private final IntConsumer body;
-
-        Tasks(int lo, int hi, IntConsumer body) {
-            this.lo = lo;
-            this.hi = hi;
-            this.body = body;
-        }
-
-        @Override
-        protected void compute() {
-            if (hi - lo == 1) {
-                body.accept(lo);
-                return;
-            }
-            int mid = (lo + hi) >>> 1;
-            invokeAll(new Tasks(lo, mid, body), new Tasks(mid, hi, body));
-        }
+        ParallelLoop.forCaller(pool).run(count, (slot, task) -> body.accept(task));
     }
 }

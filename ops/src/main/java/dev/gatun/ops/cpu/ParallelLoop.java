@@ -133,7 +133,7 @@ final class ParallelLoop {
                 throw e;
             }
             if (t != null) {
-                throw new IllegalStateException("GEMM task failed", t);
+                throw new IllegalStateException("a parallel task failed", t);
             }
         }
     }
