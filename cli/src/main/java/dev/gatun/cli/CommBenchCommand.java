@@ -26,6 +26,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -102,22 +104,30 @@ final class CommBenchCommand implements Callable<Integer> {
     }
 
     private int inProcess(PrintWriter out, List<CollectiveSweep.Op> ops, DType type, List<Long> sizes) {
-        double memcpy = memcpyBandwidth(Math.max(maxBytes, 1 << 20));
+        long copyBytes = Math.max(maxBytes, 1 << 20);
+        int cores = Runtime.getRuntime().availableProcessors();
+        double single = memcpyBandwidth(copyBytes, 1);
+        double all = cores > 1 ? memcpyBandwidth(copyBytes, cores) : single;
         out.printf(Locale.ROOT, "# in-process backend (ranks are threads), %d cores; memcpy (MemorySegment.copy of %d B): "
-                + "%.2f GB/s%n", Runtime.getRuntime().availableProcessors(), Math.max(maxBytes, 1 << 20), memcpy);
+                + "%.2f GB/s on 1 thread, %.2f GB/s on %d threads%n", cores, copyBytes, single, all, cores);
         for (int n : ranks) {
+            // The bound comes from the copy bandwidth of as many threads as n ranks can run at once, measured
+            // again right before each sweep: this memory's bandwidth drifts between runs on a shared machine.
+            int parallel = Math.min(n, cores);
             for (CollectiveSweep.Op o : ops) {
-                List<List<CollectiveSweep.Row>> all = InProcessWorld.run(n, comm -> {
+                double memcpy = memcpyBandwidth(copyBytes, parallel);
+                List<List<CollectiveSweep.Row>> rows = InProcessWorld.run(n, comm -> {
                     try (HostAllocator host = new HostAllocator()) {
                         return CollectiveSweep.run(comm, host, o, type, sizes, warmup, iterations);
                     }
                 });
-                print(out, n, all.getFirst());
-                CollectiveSweep.Row last = all.getFirst().getLast();
+                print(out, n, rows.getFirst());
+                CollectiveSweep.Row last = rows.getFirst().getLast();
                 double ratio = last.busbw() / memcpy;
-                out.printf(Locale.ROOT, "# %s, %d ranks, %d B: busbw / memcpy = %.3f%s%n", o.label(), n, last.bytes(),
-                        ratio, n < 2 ? "" : String.format(Locale.ROOT, "; the memory-traffic bound of %d ranks with "
-                                + "buffers of their own is %.3f (%.0f%% of it reached)", n, o.sharedMemoryBound(n),
+                out.printf(Locale.ROOT, "# %s, %d ranks, %d B: busbw / memcpy of %d thread%s (%.2f GB/s, just before) = %.3f%s%n",
+                        o.label(), n, last.bytes(), parallel, parallel == 1 ? "" : "s", memcpy, ratio, n < 2 ? ""
+                                : String.format(Locale.ROOT, "; the memory-traffic bound of %d ranks with buffers of "
+                                + "their own is %.3f (%.0f%% of it reached)", n, o.sharedMemoryBound(n),
                                 100 * ratio / o.sharedMemoryBound(n)));
             }
         }
@@ -133,7 +143,7 @@ final class CommBenchCommand implements Callable<Integer> {
         if (JobEnvironment.mpiFromSystem().isPresent()) {
             try (HostAllocator host = new HostAllocator();
                  var world = MpiCommunicator.world(DeviceStream.cpu(), CommOptions.DEFAULT)) {
-                double memcpy = world.rank() == 0 ? memcpyBandwidth(Math.max(maxBytes, 1 << 20)) : 0;
+                double memcpy = world.rank() == 0 ? memcpyBandwidth(Math.max(maxBytes, 1 << 20), 1) : 0;
                 if (world.rank() == 0) {
                     out.printf(Locale.ROOT, "# MPI backend (%s), %d processes, %d cores; memcpy: %.2f GB/s%n",
                             Mpi.libraryVersion().lines().findFirst().orElse("").replaceFirst(",.*",
@@ -255,19 +265,43 @@ final class CommBenchCommand implements Callable<Integer> {
     }
 
     /** Bytes per second of {@link MemorySegment#copy} between two off-heap buffers of {@code bytes}, best of 5. */
-    static double memcpyBandwidth(long bytes) {
-        try (Arena arena = Arena.ofConfined()) {
+    /**
+     * The copy bandwidth {@code S/t} (GB/s) of {@code threads} threads copying one {@code bytes}-byte buffer into
+     * another together, each its own contiguous share, started at once: the best of five rounds.
+     */
+    static double memcpyBandwidth(long bytes, int threads) {
+        try (Arena arena = Arena.ofShared(); ExecutorService pool = Executors.newFixedThreadPool(threads)) {
             MemorySegment a = arena.allocate(bytes, 64);
             MemorySegment b = arena.allocate(bytes, 64);
             a.fill((byte) 1);
             b.fill((byte) 2);
+            long share = (bytes / threads + 63) / 64 * 64;
             double best = Double.MAX_VALUE;
-            for (int i = 0; i < 5; i++) {
-                long start = System.nanoTime();
-                MemorySegment.copy(a, 0, b, 0, bytes);
-                best = Math.min(best, (System.nanoTime() - start) / 1e9);
+            for (int round = 0; round < 5; round++) {
+                CyclicBarrier start = new CyclicBarrier(threads);
+                List<Future<Long>> parts = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    long from = Math.min(bytes, t * share);
+                    long len = Math.min(bytes, from + share) - from;
+                    parts.add(pool.submit(() -> {
+                        start.await();
+                        long begin = System.nanoTime();
+                        MemorySegment.copy(a, from, b, from, len);
+                        return begin;
+                    }));
+                }
+                long first = Long.MAX_VALUE;
+                for (Future<Long> f : parts) {
+                    first = Math.min(first, f.get());
+                }
+                best = Math.min(best, (System.nanoTime() - first) / 1e9);
             }
             return bytes / best / 1e9;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while measuring memcpy bandwidth", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("measuring memcpy bandwidth failed: " + e.getCause(), e);
         }
     }
 

@@ -15,6 +15,9 @@ import java.util.function.Function;
  * root's input into its own output.
  */
 final class Transfers {
+    /** Bytes of an all-gather's input copied to every output before the next piece (well inside a core's L2). */
+    private static final long COPY_CHUNK = 128 * 1024;
+
     private Transfers() {
     }
 
@@ -46,8 +49,13 @@ final class Transfers {
             case CommOp.AllGather op -> {
                 MemorySegment in = op.in().hostSegment();
                 long bytes = in.byteSize();
-                for (MemorySegment out : segments(all, CommOp.AllGather.class, CommOp.AllGather::out)) {
-                    copyUnlessSame(in, out.asSlice(rank * bytes, bytes));
+                MemorySegment[] outs = segments(all, CommOp.AllGather.class, CommOp.AllGather::out);
+                // Chunk by chunk, so each piece of the input is read from memory once and copied out from cache.
+                for (long done = 0; done < bytes; done += COPY_CHUNK) {
+                    long len = Math.min(COPY_CHUNK, bytes - done);
+                    for (MemorySegment out : outs) {
+                        copyUnlessSame(in.asSlice(done, len), out.asSlice(rank * bytes + done, len));
+                    }
                 }
             }
             case CommOp.Broadcast op -> {

@@ -36,6 +36,60 @@ class ReductionsTest {
         }
     }
 
+    /**
+     * The fp32 sum and average (the vector path) equal the rank-order float sum element by element, bit for bit, at
+     * offsets and lengths that leave a tail shorter than a vector, in native and heap memory and in place.
+     */
+    @Test
+    void fp32SumsAndAveragesAddInRankOrder() {
+        SplittableRandom random = new SplittableRandom(7);
+        for (ReduceOp op : new ReduceOp[] {ReduceOp.SUM, ReduceOp.AVG}) {
+            for (int trial = 0; trial < 20; trial++) {
+                int ranks = 2 + random.nextInt(4);
+                int n = 1 + random.nextInt(3000);
+                int from = random.nextInt(40);
+                int count = random.nextInt(n - Math.min(n, from) + 1);
+                boolean heap = trial % 2 == 0;
+                boolean inPlace = trial % 3 == 0;
+                float[][] in = new float[ranks][n];
+                MemorySegment[] ins = new MemorySegment[ranks];
+                java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofAuto();
+                for (int q = 0; q < ranks; q++) {
+                    for (int i = 0; i < n; i++) {
+                        in[q][i] = (float) (random.nextDouble(-1, 1) * Math.pow(2, random.nextInt(-20, 20)));
+                    }
+                    ins[q] = heap ? MemorySegment.ofArray(in[q].clone())
+                            : arena.allocate((long) n * Float.BYTES, 4).copyFrom(MemorySegment.ofArray(in[q]));
+                }
+                MemorySegment[] outs = inPlace ? ins.clone() : new MemorySegment[] {
+                        heap ? MemorySegment.ofArray(new float[n]) : arena.allocate((long) n * Float.BYTES, 4),
+                        heap ? MemorySegment.ofArray(new float[n]) : arena.allocate((long) n * Float.BYTES, 4)};
+                float[][] before = new float[outs.length][];
+                for (int k = 0; k < outs.length; k++) {
+                    before[k] = outs[k].toArray(ValueLayout.JAVA_FLOAT);
+                }
+                Reductions.reduce(DType.FP32, op, ins, from, outs, from, count);
+                for (int k = 0; k < outs.length; k++) {
+                    float[] got = outs[k].toArray(ValueLayout.JAVA_FLOAT);
+                    for (int i = 0; i < n; i++) {
+                        float expected = before[k][i];
+                        if (i >= from && i < from + count) {
+                            expected = in[0][i];
+                            for (int q = 1; q < ranks; q++) {
+                                expected += in[q][i];
+                            }
+                            if (op == ReduceOp.AVG) {
+                                expected /= ranks;
+                            }
+                        }
+                        assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(got[i]),
+                                op + " trial " + trial + " output " + k + " element " + i);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void worksInPlace() {
         MemorySegment a = MemorySegment.ofArray(new int[] {1, 2, 3});
