@@ -73,6 +73,34 @@ class TrainCommandTest {
                 "the Gantt chart has a lane per pipeline stage, with the ranks it stands for");
     }
 
+    /** The same losses with and without recomputation, less activation memory, and the run says so. */
+    @Test
+    void recomputationTrainsTheSameRunInLessMemory(@TempDir Path dir) throws IOException {
+        String[] layout = {"--tp", "2", "--pp", "2", "--microbatches", "2", "--steps", "3", "--seq-len", "64"};
+        Cli.Run none = train(concat(layout, "--out", dir.resolve("none").toString()));
+        Cli.Run full = train(concat(layout, "--recompute", "full", "--out", dir.resolve("full").toString()));
+        assertEquals(0, none.exit(), none.out() + none.err());
+        assertEquals(0, full.exit(), full.out() + full.err());
+        assertTrue(full.out().contains("fp32, recompute full\n"), full.out());
+        assertEquals(line(none.out(), "loss    "), line(full.out(), "loss    "));
+        assertTrue(estimatedActivations(full.out()) < estimatedActivations(none.out()), full.out() + none.out());
+        assertTrue(Files.readString(dir.resolve("full").resolve("memory.svg")).contains("recompute full"));
+    }
+
+    private static String line(String out, String prefix) {
+        return out.lines().filter(l -> l.startsWith(prefix)).findFirst().orElseThrow(() -> new AssertionError(
+                "no line starting with '" + prefix + "' in\n" + out));
+    }
+
+    /** The estimated activations of the memory line, in KiB. */
+    private static double estimatedActivations(String out) {
+        var m = java.util.regex.Pattern.compile("activations ([0-9.]+) (KiB|MiB)").matcher(line(out, "memory  "));
+        if (!m.find()) {
+            throw new AssertionError("no estimated activations in " + out);
+        }
+        return Double.parseDouble(m.group(1)) * (m.group(2).equals("MiB") ? 1024 : 1);
+    }
+
     @Test
     void saveEveryAndResumeContinueTheSameRun(@TempDir Path dir) throws IOException {
         String[] layout = {"--dp", "2", "--zero", "2", "--steps", "6", "--batch", "8"};
@@ -114,7 +142,8 @@ class TrainCommandTest {
             "--schedule interleaved --virtual-stages 2|the interleaved schedule needs --pp >= 2, got 1",
             "--data /no/such/file.txt|data file /no/such/file.txt does not exist",
             "--device tpu|unknown --device 'tpu': use cpu or cuda",
-            "--tf32|--tf32 is for --device cuda"})
+            "--tf32|--tf32 is for --device cuda",
+            "--recompute sometimes|unknown --recompute 'sometimes': use none, selective or full"})
     void invalidLayoutsEndWithOneLineAndExitCode2(String args, String message) {
         Cli.Run r = train(args.split(" "));
         assertEquals(2, r.exit(), r.out() + r.err());

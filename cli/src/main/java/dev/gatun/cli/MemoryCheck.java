@@ -4,6 +4,8 @@ import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.train.MemoryEstimate;
 import dev.gatun.train.MemoryLimit;
 import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.Recompute;
+import dev.gatun.train.RecomputePlan;
 import dev.gatun.train.ScheduleKind;
 import dev.gatun.memory.ByteSize;
 import dev.gatun.memory.MemoryCategory;
@@ -19,9 +21,10 @@ import java.util.Optional;
  * of every rank against the {@link MemoryLimit} of the placement (the sum over the ranks when they are threads
  * sharing the host's memory, the largest rank when each has a GPU), and when it does not fit, the cheapest changes
  * that do, each with the estimate it brings. Changes are tried cheapest first: a higher ZeRO stage (the same
- * updates, more communication), more micro-batches (the same updates, smaller activations), fp32 instead of mixed
- * precision (which keeps fp32 gradients and master weights besides the bf16/fp16 ones), on GPUs a layout of more
- * ranks, and last a smaller batch (other updates).
+ * updates, more communication), more micro-batches (the same updates, smaller activations), selective then full
+ * activation recomputation (the same updates, one attention core or one forward more per layer), fp32 instead of
+ * mixed precision (which keeps fp32 gradients and master weights besides the bf16/fp16 ones), on GPUs a layout of
+ * more ranks, and last a smaller batch (other updates).
  */
 final class MemoryCheck {
     private static final int SHOWN = 2;
@@ -30,16 +33,23 @@ final class MemoryCheck {
     private final ParallelLayout layout;
     private final PrecisionPolicy policy;
     private final int batch;
+    private final RecomputePlan recompute;
     private final MemoryLimit limit;
     private final MemoryEstimate estimate;
 
     MemoryCheck(GptConfig config, ParallelLayout layout, PrecisionPolicy policy, int batch, MemoryLimit limit) {
+        this(config, layout, policy, batch, RecomputePlan.NONE, limit);
+    }
+
+    MemoryCheck(GptConfig config, ParallelLayout layout, PrecisionPolicy policy, int batch, RecomputePlan recompute,
+                MemoryLimit limit) {
         this.config = config;
         this.layout = layout;
         this.policy = policy;
         this.batch = batch;
+        this.recompute = recompute;
         this.limit = limit;
-        this.estimate = MemoryEstimate.of(config, layout, policy, batch);
+        this.estimate = MemoryEstimate.of(config, layout, policy, batch, recompute);
     }
 
     /** What the run needs against the limit: all ranks' bytes when they share it, else the largest rank's. */
@@ -93,7 +103,8 @@ final class MemoryCheck {
                 break;
             }
             try {
-                long need = needed(MemoryEstimate.of(config, c.layout(), c.policy(), c.batch()));
+                long need = needed(MemoryEstimate.of(config, c.layout(), c.policy(), c.batch(),
+                        c.recompute() != null ? c.recompute() : recompute));
                 if (need <= limit.bytes()) {
                     fixes.add(c.options() + " brings it to " + ByteSize.format(need));
                 }
@@ -102,7 +113,7 @@ final class MemoryCheck {
             }
         }
         String advice = fixes.isEmpty()
-                ? "no change of --zero, --microbatches, --precision" + (limit.shared() ? "" : ", the layout")
+                ? "no change of --zero, --recompute, --microbatches, --precision" + (limit.shared() ? "" : ", the layout")
                 + " or --batch fits: use a smaller model (--layers, --channels, --seq-len)"
                 + (limit.shared() ? " or a machine with more memory" : " or GPUs with more memory")
                 : String.join("; ", fixes);
@@ -114,7 +125,11 @@ final class MemoryCheck {
         return "not enough memory: this run needs " + describe();
     }
 
-    private record Change(String options, ParallelLayout layout, PrecisionPolicy policy, int batch) {
+    private record Change(String options, ParallelLayout layout, PrecisionPolicy policy, int batch,
+                          RecomputePlan recompute) {
+        Change(String options, ParallelLayout layout, PrecisionPolicy policy, int batch) {
+            this(options, layout, policy, batch, null);
+        }
     }
 
     private ParallelLayout with(int dp, int tp, int pp, ZeroStage zero, int microBatches) {
@@ -141,6 +156,11 @@ final class MemoryCheck {
         }
         for (int k : more) {
             changes.add(new Change("--microbatches " + k, with(dp, tp, pp, layout.zero(), k), policy, batch));
+        }
+        for (Recompute r : List.of(Recompute.SELECTIVE, Recompute.FULL)) {
+            if (recompute.defaultMode().ordinal() < r.ordinal() || !recompute.byLayer().isEmpty()) {
+                changes.add(new Change("--recompute " + r.label(), layout, policy, batch, RecomputePlan.all(r)));
+            }
         }
         if (dp > 1 && layout.zero() != ZeroStage.THREE) {
             for (int k : more) {

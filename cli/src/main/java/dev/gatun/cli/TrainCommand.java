@@ -21,6 +21,8 @@ import dev.gatun.train.Training;
 import dev.gatun.gpt.train.GptModel;
 import dev.gatun.gpt.train.GptTraining;
 import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.Recompute;
+import dev.gatun.train.RecomputePlan;
 import dev.gatun.train.ScheduleKind;
 import dev.gatun.train.TrainOptions;
 import dev.gatun.ops.cuda.CudaBackendOptions;
@@ -82,6 +84,10 @@ public final class TrainCommand implements Callable<Integer> {
     int microBatches;
     @Option(names = "--virtual-stages", defaultValue = "1", description = "model chunks per pipeline rank, interleaved only (default ${DEFAULT-VALUE})")
     int virtualStages;
+
+    @Option(names = "--recompute", defaultValue = "none", description = "activation recomputation: none, selective "
+            + "(the attention core again in the backward) or full (each block's forward again) (default ${DEFAULT-VALUE})")
+    String recompute;
 
     @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16 (default ${DEFAULT-VALUE})")
     String precision;
@@ -166,8 +172,10 @@ public final class TrainCommand implements Callable<Integer> {
                     setup.config.paddedVocab(setup.layout.tp()), setup.config.tiedHead() ? "tied" : "untied",
                     setup.config.parameterCount() / 1e6);
         }
-        out.printf(Locale.ROOT, "layout  %s, %s, %s%n", setup.layout, setup.placement.describe(
-                setup.layout.worldSize()), setup.options.policy().name());
+        out.printf(Locale.ROOT, "layout  %s, %s, %s%s%n", setup.layout, setup.placement.describe(
+                setup.layout.worldSize()), setup.options.policy().name(),
+                setup.options.recompute().equals(RecomputePlan.NONE) ? ""
+                        : ", recompute " + setup.options.recompute());
         if (leader) {
             out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
                     setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
@@ -256,8 +264,8 @@ public final class TrainCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout, result,
-                setup.mfu, setup.lossAxis));
+        var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout,
+                setup.options.recompute(), result, setup.mfu, setup.lossAxis));
         if (exportHf != null) {
             HuggingFaceGpt2.export(setup.config, result.weights(), exportHf);
             outputs.add(exportHf);
@@ -393,8 +401,15 @@ public final class TrainCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("unknown --precision '" + precision
                     + "': use fp32, bf16 or fp16");
         };
+        RecomputePlan recomputePlan;
+        try {
+            recomputePlan = RecomputePlan.all(Recompute.parse(recompute));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown --recompute '" + recompute + "': use none, selective or full");
+        }
         placement.check(layout.worldSize());
-        var memory = new MemoryCheck(config, layout, policy, batch, placement.memoryLimit(layout.worldSize()));
+        var memory = new MemoryCheck(config, layout, policy, batch, recomputePlan,
+                placement.memoryLimit(layout.worldSize()));
         if (!noMemoryCheck) {
             memory.refusal().ifPresent(why -> {
                 throw new IllegalArgumentException(why + " (--no-memory-check runs it anyway)");
@@ -422,7 +437,7 @@ public final class TrainCommand implements Callable<Integer> {
                     + warmupSteps + " steps") + " must be in [0, --steps " + steps + "]");
         }
         var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr, warmupSteps, steps), clip,
-                weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(config, initHf) : null);
+                weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(config, initHf) : null, recomputePlan);
         TokenDataset dataset = data != null ? TokenDataset.fromFile(data, t)
                 : TokenDataset.fromText(ArithmeticCorpus.generate(seed, 20_000), t);
         if (dataset.size() < config.seqLen() + 1) {

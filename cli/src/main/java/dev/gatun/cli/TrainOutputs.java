@@ -8,6 +8,7 @@ import dev.gatun.train.checkpoint.AtomicFiles;
 import dev.gatun.train.Mfu;
 import dev.gatun.train.Training;
 import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.RecomputePlan;
 import dev.gatun.train.RankSummary;
 import dev.gatun.train.StepMetrics;
 import dev.gatun.memory.MemoryCategory;
@@ -30,8 +31,8 @@ final class TrainOutputs {
     }
 
     /** Writes the files and returns their paths. */
-    static List<Path> write(Path dir, GptConfig config, ParallelLayout layout, Training.Result result,
-                            Optional<Mfu> mfu, LineChart.Scale lossAxis) {
+    static List<Path> write(Path dir, GptConfig config, ParallelLayout layout, RecomputePlan recompute,
+                            Training.Result result, Optional<Mfu> mfu, LineChart.Scale lossAxis) {
         List<Path> written = new ArrayList<>();
         Path metrics = dir.resolve("metrics.jsonl");
         try (var w = new MetricsWriter(metrics)) {
@@ -75,7 +76,8 @@ final class TrainOutputs {
                     r.formulaModelStateBytes()));
         }
         Path memory = dir.resolve("memory.svg");
-        AtomicFiles.writeAtomically(memory, MemoryChart.svg("Peak memory per rank, " + layout, "peak memory (MiB)",
+        AtomicFiles.writeAtomically(memory, MemoryChart.svg("Peak memory per rank, " + layout
+                        + (recompute.equals(RecomputePlan.NONE) ? "" : ", recompute " + recompute), "peak memory (MiB)",
                 "parameters + gradients + optimizer state", ranks));
         written.add(memory);
         return written;

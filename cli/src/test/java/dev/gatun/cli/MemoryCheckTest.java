@@ -3,6 +3,8 @@ package dev.gatun.cli;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.train.MemoryEstimate;
 import dev.gatun.train.MemoryLimit;
+import dev.gatun.train.Recompute;
+import dev.gatun.train.RecomputePlan;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.ScheduleKind;
 import dev.gatun.memory.ByteSize;
@@ -89,8 +91,27 @@ class MemoryCheckTest {
         var check = new MemoryCheck(TINY, layout(2, 1, 1, ZeroStage.NONE, 1), PrecisionPolicy.FP32, 16,
                 new MemoryLimit(1024, true, "host"));
         String why = check.refusal().orElseThrow();
-        assertTrue(why.contains("no change of --zero, --microbatches, --precision or --batch fits: use a smaller "
+        assertTrue(why.contains("no change of --zero, --recompute, --microbatches, --precision or --batch fits: use a smaller "
                 + "model (--layers, --channels, --seq-len) or a machine with more memory"), why);
         assertFalse(why.contains("brings it to"), why);
+    }
+
+    @Test
+    void recomputationIsOfferedWhenItFitsAndTheEstimateFollowsIt() {
+        GptConfig longer = new GptConfig(2, 4, 64, 128, 256, true);
+        var layout = layout(1, 1, 1, ZeroStage.NONE, 1);
+        long none = MemoryEstimate.of(longer, layout, PrecisionPolicy.FP32, 1).worldBytes();
+        long selective = MemoryEstimate.of(longer, layout, PrecisionPolicy.FP32, 1,
+                RecomputePlan.all(Recompute.SELECTIVE)).worldBytes();
+        long full = MemoryEstimate.of(longer, layout, PrecisionPolicy.FP32, 1, RecomputePlan.all(Recompute.FULL))
+                .worldBytes();
+        assertTrue(full < selective && selective < none, full + " < " + selective + " < " + none);
+        var check = new MemoryCheck(longer, layout, PrecisionPolicy.FP32, 1, new MemoryLimit(full, true, "host"));
+        String why = check.refusal().orElseThrow();
+        assertTrue(why.endsWith(": --recompute full brings it to " + ByteSize.format(full)), why);
+        var recomputing = new MemoryCheck(longer, layout, PrecisionPolicy.FP32, 1, RecomputePlan.all(Recompute.FULL),
+                new MemoryLimit(full, true, "host"));
+        assertEquals(full, recomputing.needed());
+        assertTrue(recomputing.refusal().isEmpty());
     }
 }

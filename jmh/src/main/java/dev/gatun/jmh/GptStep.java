@@ -4,11 +4,13 @@ import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.train.GptModel;
 import dev.gatun.memory.HostAllocator;
+import dev.gatun.memory.MemoryCategory;
 import dev.gatun.ops.cpu.CpuBackend;
 import dev.gatun.train.Batch;
 import dev.gatun.train.HostArray;
 import dev.gatun.train.LearningRateSchedule;
 import dev.gatun.train.RankTrainer;
+import dev.gatun.train.RecomputePlan;
 import dev.gatun.train.TrainOptions;
 import dev.gatun.train.checkpoint.ModelWeights;
 import dev.gatun.zero.PrecisionPolicy;
@@ -35,6 +37,8 @@ public final class GptStep implements AutoCloseable {
     private static final long SEED = 1337;
 
     private final GptConfig config;
+    private final int examples;
+    private final int seq;
     private final CpuBackend backend = new CpuBackend();
     private final HostAllocator allocator = HostAllocator.caching();
     private final RankTrainer trainer;
@@ -42,23 +46,40 @@ public final class GptStep implements AutoCloseable {
     private long step;
 
     GptStep(String preset) {
-        config = switch (preset) {
-            case "tiny" -> new GptConfig(2, 4, 64, SEQ, 256, true);
-            case "gpt2" -> new GptConfig(12, 12, 768, SEQ, 50257, true);
-            default -> throw new IllegalArgumentException("preset must be tiny or gpt2, got " + preset);
-        };
-        TrainOptions options = new TrainOptions(PrecisionPolicy.FP32,
-                new LearningRateSchedule(3e-4, 3e-4, 0, Long.MAX_VALUE), 1f, 0f, SEED, BATCH);
-        trainer = RankTrainer.alone(new GptModel(config), options, backend, allocator);
-        SplittableRandom random = new SplittableRandom(SEED);
-        int[] inputs = random.ints(BATCH * SEQ, 0, config.vocab()).toArray();
-        int[] targets = random.ints(BATCH * SEQ, 0, config.vocab()).toArray();
-        batch = new Batch(HostArray.ofInts(inputs, BATCH, SEQ), HostArray.ofInts(targets, BATCH, SEQ));
+        this(preset, BATCH, SEQ, RecomputePlan.NONE);
     }
 
-    /** One training step on the fixed batch; returns its loss. */
+    /** {@code examples} sequences of {@code seq} tokens per step, activations recomputed as {@code recompute} says. */
+    GptStep(String preset, int examples, int seq, RecomputePlan recompute) {
+        config = switch (preset) {
+            case "tiny" -> new GptConfig(2, 4, 64, seq, 256, true);
+            case "gpt2" -> new GptConfig(12, 12, 768, seq, 50257, true);
+            default -> throw new IllegalArgumentException("preset must be tiny or gpt2, got " + preset);
+        };
+        this.examples = examples;
+        this.seq = seq;
+        TrainOptions options = new TrainOptions(PrecisionPolicy.FP32,
+                new LearningRateSchedule(3e-4, 3e-4, 0, Long.MAX_VALUE), 1f, 0f, SEED, examples)
+                .withRecompute(recompute);
+        trainer = RankTrainer.alone(new GptModel(config), options, backend, allocator);
+        SplittableRandom random = new SplittableRandom(SEED);
+        int[] inputs = random.ints(examples * seq, 0, config.vocab()).toArray();
+        int[] targets = random.ints(examples * seq, 0, config.vocab()).toArray();
+        batch = new Batch(HostArray.ofInts(inputs, examples, seq), HostArray.ofInts(targets, examples, seq));
+    }
+
+    /** The peak bytes of activations the allocator has booked so far. */
+    long peakActivationBytes() {
+        return allocator.accountant().report().usage(MemoryCategory.ACTIVATIONS).peakBytes();
+    }
+
+    /** One training step on the fixed batch; returns its loss, which must be finite (a broken step is no fast one). */
     double step() {
-        return trainer.step(step++, batch).loss().orElseThrow();
+        double loss = trainer.step(step++, batch).loss().orElseThrow();
+        if (!Double.isFinite(loss)) {
+            throw new IllegalStateException("the step's loss is " + loss);
+        }
+        return loss;
     }
 
     /** Writes the weights and the batch for PyTorch; returns the loss of the batch on them (no step is taken). */
@@ -67,7 +88,7 @@ public final class GptStep implements AutoCloseable {
         ModelWeights weights = new ModelWeights();
         trainer.contributeWeights(weights);
         HuggingFaceGpt2.export(config, weights, dir.resolve("weights.safetensors"));
-        ByteBuffer bytes = ByteBuffer.allocate(2 * BATCH * SEQ * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer bytes = ByteBuffer.allocate(2 * examples * seq * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         bytes.asIntBuffer().put(batch.inputs().ints()).put(batch.targets().ints());
         Files.write(dir.resolve("batch.bin"), bytes.array());
         return trainer.evaluate(batch, false).loss().orElseThrow();

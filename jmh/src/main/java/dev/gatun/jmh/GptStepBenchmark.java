@@ -40,11 +40,7 @@ public class GptStepBenchmark {
 
     @Benchmark
     public double step() {
-        double loss = step.step();
-        if (!Double.isFinite(loss)) {
-            throw new IllegalStateException("the step's loss is " + loss);
-        }
-        return loss;
+        return step.step();
     }
 
     @TearDown(Level.Trial)

@@ -18,6 +18,12 @@ import java.util.Map;
  * heads, so {@link Backend#attention} runs on the local {@code [B, T, 3C/tp]} with {@code NH/tp} heads; {@code proj}
  * is a {@link RowParallelLinear} {@code [C → C]} over the same channels. One all-reduce of {@code [B·T, C]} forward
  * and one backward.
+ *
+ * <p>With {@code recomputeCore} (selective activation recomputation, Korthikanti et al. 2022) the forward keeps only
+ * the inputs of the linear layers ({@code qkv}'s input by reference, q/k/v, and the heads' output that {@code proj}
+ * reads) and frees the attention probabilities {@code [B, NH/tp, T, T]}, the {@code 5·a·s²·b} part of a block's
+ * activations; the backward computes them again with the same kernel from the kept q and k, so the gradients are
+ * those of the run that kept them, bit for bit.
  */
 public final class ParallelAttention implements AutoCloseable {
     private final int channels;
@@ -27,9 +33,18 @@ public final class ParallelAttention implements AutoCloseable {
     private final TensorAllocator allocator;
     private final ColumnParallelLinear qkv;
     private final RowParallelLinear proj;
+    private final boolean recomputeCore;
     private final Map<Integer, Saved> saved = new HashMap<>();
 
+    /** What a forward keeps; {@code att} is null when the backward recomputes it. */
     private record Saved(Tensor qkv, Tensor att, Tensor out) {
+        void close() {
+            out.close();
+            if (att != null) {
+                att.close();
+            }
+            qkv.close();
+        }
     }
 
     /**
@@ -39,6 +54,18 @@ public final class ParallelAttention implements AutoCloseable {
      */
     public ParallelAttention(int channels, int numHeads, Mappings mappings, Backend backend,
                              TensorAllocator allocator, String name, long seed) {
+        this(channels, numHeads, mappings, backend, allocator, name, seed, false);
+    }
+
+    /**
+     * @param recomputeCore free the attention probabilities after the forward and compute them again in the
+     *                      backward (selective recomputation)
+     * @param name          parameters are {@code name + ".qkv.*"} and {@code name + ".proj.*"}
+     * @throws IllegalArgumentException when {@code numHeads} does not divide {@code channels} or tp does not divide
+     *                                  {@code numHeads}
+     */
+    public ParallelAttention(int channels, int numHeads, Mappings mappings, Backend backend,
+                             TensorAllocator allocator, String name, long seed, boolean recomputeCore) {
         if (numHeads < 1 || channels % numHeads != 0) {
             throw new IllegalArgumentException("numHeads=" + numHeads + " must divide channels=" + channels);
         }
@@ -49,6 +76,7 @@ public final class ParallelAttention implements AutoCloseable {
         this.localChannels = channels / tp;
         this.backend = backend;
         this.allocator = allocator;
+        this.recomputeCore = recomputeCore;
         int c = localChannels;
         int offset = mappings.group().rank() * c;
         this.qkv = new ColumnParallelLinear(channels, 3 * channels, mappings, backend, allocator, name + ".qkv",
@@ -95,6 +123,10 @@ public final class ParallelAttention implements AutoCloseable {
                     "attention.out", stream);
             backend.attention(q, localHeads, out, att);
             Tensor y = proj.forward(microBatch, out);
+            if (recomputeCore) {
+                att.close();
+                att = null;
+            }
             saved.put(microBatch, new Saved(q, att, out));
             ok = true;
             return y;
@@ -119,7 +151,8 @@ public final class ParallelAttention implements AutoCloseable {
         }
         long b = s.out().shape().dim(0);
         long t = s.out().shape().dim(1);
-        try (Tensor q = s.qkv(); Tensor att = s.att(); Tensor out = s.out();
+        try (Tensor q = s.qkv(); Tensor att = s.att() != null ? s.att() : recomputeProbabilities(q, b, t);
+             Tensor out = s.out();
              Tensor dout = proj.backward(microBatch, dy);
              Tensor dqkv = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, 3L * localChannels),
                      MemoryCategory.ACTIVATIONS, "attention.dqkv", backend.stream())) {
@@ -128,14 +161,46 @@ public final class ParallelAttention implements AutoCloseable {
         }
     }
 
+    /** Whether the backward recomputes the attention probabilities (selective recomputation). */
+    public boolean recomputesCore() {
+        return recomputeCore;
+    }
+
+    /** The attention probabilities of {@code q} again, by the forward's own kernel (its output goes unused). */
+    private Tensor recomputeProbabilities(Tensor q, long b, long t) {
+        var stream = backend.stream();
+        Tensor att = Tensor.allocate(allocator, DType.FP32, Shape.of(b, localHeads, t, t), MemoryCategory.ACTIVATIONS,
+                "attention.att", stream);
+        try (Tensor out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, localChannels),
+                MemoryCategory.ACTIVATIONS, "attention.out.recomputed", stream)) {
+            backend.attention(q, localHeads, out, att);
+            return att;
+        } catch (RuntimeException | Error e) {
+            att.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Frees what the forward of {@code microBatch} saved, as if its backward had run, without touching the
+     * gradients (full recomputation runs the forward again before the backward).
+     *
+     * @throws IllegalStateException when no forward of {@code microBatch} is in flight
+     */
+    public void discard(int microBatch) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in attention");
+        }
+        s.close();
+        proj.discard(microBatch);
+        qkv.discard(microBatch);
+    }
+
     /** Frees the parameters and any saved activations. */
     @Override
     public void close() {
-        saved.values().forEach(s -> {
-            s.out().close();
-            s.att().close();
-            s.qkv().close();
-        });
+        saved.values().forEach(Saved::close);
         saved.clear();
         proj.close();
         qkv.close();

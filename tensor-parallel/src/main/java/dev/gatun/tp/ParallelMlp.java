@@ -79,6 +79,23 @@ public final class ParallelMlp implements AutoCloseable {
         }
     }
 
+    /**
+     * Frees what the forward of {@code microBatch} saved, as if its backward had run, without touching the
+     * gradients (activation recomputation runs the forward again before the backward).
+     *
+     * @throws IllegalStateException when no forward of {@code microBatch} is in flight
+     */
+    public void discard(int microBatch) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in the MLP");
+        }
+        s.activation().close();
+        s.preActivation().close();
+        proj.discard(microBatch);
+        fc.discard(microBatch);
+    }
+
     /** Frees the parameters and any saved activations. */
     @Override
     public void close() {

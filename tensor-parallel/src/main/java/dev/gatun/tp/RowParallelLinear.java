@@ -114,6 +114,20 @@ public final class RowParallelLinear implements AutoCloseable {
         return dx;
     }
 
+    /**
+     * Forgets the input the forward of {@code microBatch} kept (the caller's tensor, not freed here), as if its
+     * backward had run, without touching the gradients: for activation recomputation, which runs the forward again
+     * before the backward.
+     *
+     * @throws IllegalStateException when no forward of {@code microBatch} is in flight
+     */
+    public void discard(int microBatch) {
+        if (inputs.remove(microBatch) == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
+                    + weight.name());
+        }
+    }
+
     /** Frees the parameters; saved inputs are the callers'. */
     @Override
     public void close() {

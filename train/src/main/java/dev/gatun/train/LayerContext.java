@@ -8,13 +8,21 @@ import java.util.Objects;
 
 /**
  * What every layer of one rank is built with: its backend (and stream), its allocator, the tensor-parallel mappings
- * over its tp group, and the initialisation seed (parameters depend only on seed, name and global index).
+ * over its tp group, the initialisation seed (parameters depend only on seed, name and global index), and which
+ * layers recompute their activations in the backward.
  */
-public record LayerContext(Backend backend, TensorAllocator allocator, Mappings tp, long seed) {
+public record LayerContext(Backend backend, TensorAllocator allocator, Mappings tp, long seed,
+                           RecomputePlan recompute) {
     public LayerContext {
         Objects.requireNonNull(backend, "backend must not be null");
         Objects.requireNonNull(allocator, "allocator must not be null");
         Objects.requireNonNull(tp, "tp mappings must not be null");
+        Objects.requireNonNull(recompute, "recompute must not be null");
+    }
+
+    /** A context whose layers keep every activation. */
+    public LayerContext(Backend backend, TensorAllocator allocator, Mappings tp, long seed) {
+        this(backend, allocator, tp, seed, RecomputePlan.NONE);
     }
 
     /** The tensor-parallel size. */

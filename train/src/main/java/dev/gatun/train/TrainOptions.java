@@ -17,9 +17,17 @@ import java.util.Objects;
  *                        batch)
  * @param initialWeights  full parameters to start from instead of the seeded initialisation (e.g. an imported
  *                        Hugging Face GPT-2), or null
+ * @param recompute       which layers recompute their activations in the backward ({@link RecomputePlan#NONE}: none)
  */
 public record TrainOptions(PrecisionPolicy policy, LearningRateSchedule learningRate, float maxGradNorm,
-                           float weightDecay, long seed, int batchExamples, ModelWeights initialWeights) {
+                           float weightDecay, long seed, int batchExamples, ModelWeights initialWeights,
+                           RecomputePlan recompute) {
+    /** Options starting from {@code initialWeights} (or the seeded initialisation when null), no recomputation. */
+    public TrainOptions(PrecisionPolicy policy, LearningRateSchedule learningRate, float maxGradNorm,
+                        float weightDecay, long seed, int batchExamples, ModelWeights initialWeights) {
+        this(policy, learningRate, maxGradNorm, weightDecay, seed, batchExamples, initialWeights, RecomputePlan.NONE);
+    }
+
     /** Options starting from the seeded initialisation. */
     public TrainOptions(PrecisionPolicy policy, LearningRateSchedule learningRate, float maxGradNorm,
                         float weightDecay, long seed, int batchExamples) {
@@ -28,12 +36,20 @@ public record TrainOptions(PrecisionPolicy policy, LearningRateSchedule learning
 
     /** The same options starting from {@code weights}. */
     public TrainOptions withInitialWeights(ModelWeights weights) {
-        return new TrainOptions(policy, learningRate, maxGradNorm, weightDecay, seed, batchExamples, weights);
+        return new TrainOptions(policy, learningRate, maxGradNorm, weightDecay, seed, batchExamples, weights,
+                recompute);
+    }
+
+    /** The same options with activation recomputation as {@code plan} says. */
+    public TrainOptions withRecompute(RecomputePlan plan) {
+        return new TrainOptions(policy, learningRate, maxGradNorm, weightDecay, seed, batchExamples, initialWeights,
+                plan);
     }
 
     public TrainOptions {
         Objects.requireNonNull(policy, "policy must not be null");
         Objects.requireNonNull(learningRate, "learningRate must not be null");
+        Objects.requireNonNull(recompute, "recompute must not be null");
         if (!(maxGradNorm > 0)) {
             throw new IllegalArgumentException("the gradient-clipping norm must be > 0, got " + maxGradNorm);
         }

@@ -12,11 +12,18 @@ import java.util.Map;
 import java.util.Set;
 import dev.gatun.train.LayerContext;
 import dev.gatun.train.Layer;
+import dev.gatun.train.Recompute;
 
 /**
  * A pre-LayerNorm GPT-2 block, tensor-parallel as Megatron's: {@code r = x + attn(ln_1(x))},
  * {@code y = r + mlp(ln_2(r))}, with {@link ParallelAttention} split by heads and {@link ParallelMlp} by the hidden
  * columns; two all-reduces of {@code [B·T, C]} forward and two backward. Input and output {@code [B, T, C]}.
+ *
+ * <p>Activation recomputation ({@link LayerContext#recompute()} for the block's name): {@link Recompute#SELECTIVE}
+ * frees the attention probabilities after the forward and recomputes them in the backward;
+ * {@link Recompute#FULL} keeps nothing but a reference to the block's input (which the stage keeps anyway) and runs
+ * the whole forward again at the start of the backward, its all-reduces included. The kernels are deterministic, so
+ * the gradients equal those of {@link Recompute#NONE} bit for bit.
  */
 public final class TransformerBlock implements Layer {
     private final String name;
@@ -25,7 +32,10 @@ public final class TransformerBlock implements Layer {
     private final ParallelAttention attn;
     private final LayerNorm ln2;
     private final ParallelMlp mlp;
+    private final Recompute recompute;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    /** Under full recomputation: each micro-batch's input (the caller's tensor), from the forward to the backward. */
+    private final Map<Integer, Tensor> inputs = new HashMap<>();
 
     /** The block's own intermediate tensors, which its sub-layers keep by reference until the backward. */
     private record Saved(Tensor ln1Out, Tensor residual, Tensor ln2Out) {
@@ -40,10 +50,11 @@ public final class TransformerBlock implements Layer {
     public TransformerBlock(int index, GptConfig config, LayerContext ctx) {
         this.name = "h" + index;
         this.ctx = ctx;
+        this.recompute = ctx.recompute().modeOf(name);
         int c = config.channels();
         this.ln1 = new LayerNorm(c, ctx, name + ".ln_1");
         this.attn = new ParallelAttention(c, config.heads(), ctx.tp(), ctx.backend(), ctx.allocator(),
-                name + ".attn", ctx.seed());
+                name + ".attn", ctx.seed(), recompute == Recompute.SELECTIVE);
         this.ln2 = new LayerNorm(c, ctx, name + ".ln_2");
         this.mlp = new ParallelMlp(c, ctx.tp(), ctx.backend(), ctx.allocator(), name + ".mlp", ctx.seed());
     }
@@ -74,8 +85,31 @@ public final class TransformerBlock implements Layer {
                 mlp.proj().weight().name());
     }
 
+    /** How this block keeps its activations. */
+    public Recompute recompute() {
+        return recompute;
+    }
+
     @Override
     public Tensor forward(int microBatch, Tensor x) {
+        if (recompute != Recompute.FULL) {
+            return run(microBatch, x);
+        }
+        if (inputs.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " is already in flight in " + name);
+        }
+        Tensor y = run(microBatch, x);
+        saved.remove(microBatch).close();
+        mlp.discard(microBatch);
+        ln2.discard(microBatch);
+        attn.discard(microBatch);
+        ln1.discard(microBatch);
+        inputs.put(microBatch, x);
+        return y;
+    }
+
+    /** The forward, keeping what the backward reads. */
+    private Tensor run(int microBatch, Tensor x) {
         var backend = ctx.backend();
         Tensor a = ln1.forward(microBatch, x);
         Tensor r = attn.forward(microBatch, a);
@@ -89,6 +123,13 @@ public final class TransformerBlock implements Layer {
 
     @Override
     public Tensor backward(int microBatch, Tensor dy) {
+        if (recompute == Recompute.FULL) {
+            Tensor x = inputs.remove(microBatch);
+            if (x == null) {
+                throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+            }
+            run(microBatch, x).close();
+        }
         Saved s = saved.remove(microBatch);
         if (s == null) {
             throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
@@ -114,6 +155,7 @@ public final class TransformerBlock implements Layer {
     public void close() {
         saved.values().forEach(Saved::close);
         saved.clear();
+        inputs.clear();
         mlp.close();
         ln2.close();
         attn.close();

@@ -3,6 +3,8 @@ package dev.gatun.gpt.train;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.model.ModelPartition;
 import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.Recompute;
+import dev.gatun.train.RecomputePlan;
 import dev.gatun.memory.ByteSize;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.MemoryCategory;
@@ -34,7 +36,10 @@ import java.util.Set;
  *
  * <p>With {@code N = b·T} rows per micro-batch of {@code b = batch/(dp·m)} sequences, a transformer block saves
  * {@code 4·(3NC + 4N + 12NC/tp + b·(H/tp)·T²)} bytes besides its input and output ({@code 4NC} each), and the last
- * stage holds the logits' gradient {@code 4·N·V/tp} from its loss to its backward. The model states are ZeRO's
+ * stage holds the logits' gradient {@code 4·N·V/tp} from its loss to its backward. Selective recomputation drops the
+ * {@code 4·b·(H/tp)·T²} of the attention probabilities from what a block keeps (they come back for its backward
+ * only); full recomputation keeps none of it (the block's input, which the stage keeps, is all), and the backward
+ * first allocates the whole forward again. The model states are ZeRO's
  * {@code (2+2+K)·Ψ} family at this library's precisions (see {@link ZeroStage#modelStateBytes}) plus what the formula
  * leaves out: while the model is built, the layers' own fp32 values and gradients ({@code 8Ψ}) next to the flat
  * buffers, so the build can peak above the training step (ZeRO-3 shards only once the whole stage is built).
@@ -86,7 +91,19 @@ public final class MemoryEstimate {
      */
     public static MemoryEstimate of(GptConfig config, ParallelLayout layout, PrecisionPolicy policy,
                                     int batchSequences) {
+        return of(config, layout, policy, batchSequences, RecomputePlan.NONE);
+    }
+
+    /**
+     * The estimate for {@code config} trained in {@code layout} at {@code policy} with a global batch of
+     * {@code batchSequences} sequences, its blocks recomputing activations as {@code recompute} says.
+     *
+     * @throws IllegalArgumentException when the layout does not fit the model or the batch
+     */
+    public static MemoryEstimate of(GptConfig config, ParallelLayout layout, PrecisionPolicy policy,
+                                    int batchSequences, RecomputePlan recompute) {
         Objects.requireNonNull(config, "config must not be null");
+        Objects.requireNonNull(recompute, "recompute must not be null");
         Objects.requireNonNull(layout, "layout must not be null");
         Objects.requireNonNull(policy, "policy must not be null");
         layout.validate(new GptModel(config), batchSequences);
@@ -94,7 +111,7 @@ public final class MemoryEstimate {
         List<Integer> blocks = ModelPartition.of(config, layout.stages()).blocks().layersPerStage();
         List<RankEstimate> ranks = new ArrayList<>();
         for (int p = 0; p < layout.pp(); p++) {
-            ranks.add(new Replay(config, layout, policy, batchSequences, blocks, schedule, p).run());
+            ranks.add(new Replay(config, layout, policy, batchSequences, blocks, schedule, p, recompute).run());
         }
         return new MemoryEstimate(List.copyOf(ranks), layout.dp() * layout.tp());
     }
@@ -162,7 +179,7 @@ public final class MemoryEstimate {
     private enum Kind { EMBEDDING, BLOCK, HEAD }
 
     /** A layer of this rank: one ZeRO unit. */
-    private record Unit(Kind kind, long numel, long computeOnly, long padded, boolean deferred) {
+    private record Unit(Kind kind, long numel, long computeOnly, long padded, boolean deferred, Recompute recompute) {
     }
 
     /** The replay of one pipeline rank. */
@@ -203,7 +220,7 @@ public final class MemoryEstimate {
         private long scratch;
 
         Replay(GptConfig config, ParallelLayout layout, PrecisionPolicy policy, int batch, List<Integer> blocks,
-               Schedule schedule, int ppRank) {
+               Schedule schedule, int ppRank, RecomputePlan recompute) {
             this.layout = layout;
             this.schedule = schedule;
             this.ppRank = ppRank;
@@ -224,17 +241,20 @@ public final class MemoryEstimate {
             int embedding = -1;
             for (int chunk = 0; chunk < layout.virtualStages(); chunk++) {
                 int s = chunk * layout.pp() + ppRank;
+                int firstBlock = blocks.subList(0, s).stream().mapToInt(Integer::intValue).sum();
                 List<Integer> mine = new ArrayList<>();
                 if (s == 0) {
                     embedding = units.size();
-                    mine.add(add(Kind.EMBEDDING, vLocal * c + (long) config.seqLen() * c, 0, dp, tiedAcrossStages));
+                    mine.add(add(Kind.EMBEDDING, vLocal * c + (long) config.seqLen() * c, 0, dp, tiedAcrossStages,
+                            Recompute.NONE));
                 }
                 for (int i = 0; i < blocks.get(s); i++) {
-                    mine.add(add(Kind.BLOCK, 12 * c * c / tp + 7 * c / tp + 6 * c, 12 * c * c / tp, dp, false));
+                    mine.add(add(Kind.BLOCK, 12 * c * c / tp + 7 * c / tp + 6 * c, 12 * c * c / tp, dp, false,
+                            recompute.modeOf("h" + (firstBlock + i))));
                 }
                 if (s == stages - 1) {
                     long w = headOwnsWeight ? vLocal * c : 0;
-                    mine.add(add(Kind.HEAD, 2 * c + w, w, dp, tiedAcrossStages));
+                    mine.add(add(Kind.HEAD, 2 * c + w, w, dp, tiedAcrossStages, Recompute.NONE));
                 }
                 chunkUnits.put(chunk, mine);
             }
@@ -243,8 +263,8 @@ public final class MemoryEstimate {
             this.ownGradsLeft = new boolean[units.size()];
         }
 
-        private int add(Kind kind, long numel, long computeOnly, int dp, boolean deferred) {
-            units.add(new Unit(kind, numel, computeOnly, (numel + dp - 1) / dp * dp, deferred));
+        private int add(Kind kind, long numel, long computeOnly, int dp, boolean deferred, Recompute recompute) {
+            units.add(new Unit(kind, numel, computeOnly, (numel + dp - 1) / dp * dp, deferred, recompute));
             return units.size() - 1;
         }
 
@@ -403,11 +423,17 @@ public final class MemoryEstimate {
                     scratch = Math.max(scratch, 4 * 4 * n * c / tp);
                     cast(n * c / tp);
                     ledger.alloc(A, 4 * n * c); // the residual stream r
+                    if (u.recompute() == Recompute.SELECTIVE) {
+                        ledger.free(A, 4 * attention); // the probabilities, recomputed in the backward
+                    }
                     ledger.alloc(A, 4 * (n * c + 2 * n)); // ln2
                     cast(n * c);
                     ledger.alloc(A, 4 * 2 * 4 * n * c / tp); // fc out, gelu
                     cast(4 * n * c / tp);
                     ledger.alloc(A, 4 * n * c); // output
+                    if (u.recompute() == Recompute.FULL) { // all but the output, run again in the backward
+                        ledger.free(A, 4 * (3 * n * c + 4 * n + 12 * n * c / tp + attention));
+                    }
                 }
                 case HEAD -> {
                     ledger.alloc(A, 4 * (n * c + 2 * n)); // ln_f
@@ -465,6 +491,11 @@ public final class MemoryEstimate {
             switch (u.kind()) {
                 case EMBEDDING -> { } // accumulates into its gradients; returns no dx
                 case BLOCK -> {
+                    if (u.recompute() == Recompute.FULL) { // the forward again; its output is dropped
+                        forward(new Unit(Kind.BLOCK, u.numel(), u.computeOnly(), u.padded(), u.deferred(),
+                                Recompute.NONE));
+                        ledger.free(A, 4 * nc);
+                    }
                     long h4 = 4 * nc / tp;
                     ledger.alloc(A, 4 * h4); // dact
                     cast(nc);
@@ -476,6 +507,10 @@ public final class MemoryEstimate {
                     ledger.alloc(A, 4 * nc); // dr
                     ledger.free(A, 4 * 2 * n); // ln2's mean, rstd
                     ledger.free(A, 4 * nc); // db
+                    if (u.recompute() == Recompute.SELECTIVE) { // the probabilities again, the heads' output dropped
+                        ledger.alloc(A, 4 * attention);
+                        ledger.bump(A, 4 * nc / tp);
+                    }
                     ledger.alloc(A, 4 * nc / tp); // dout
                     cast(nc);
                     cast(nc, nc / tp);

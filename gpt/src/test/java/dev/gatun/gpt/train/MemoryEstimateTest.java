@@ -32,6 +32,8 @@ import dev.gatun.train.RankTrainer;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.ScheduleKind;
 import dev.gatun.train.RankSummary;
+import dev.gatun.train.Recompute;
+import dev.gatun.train.RecomputePlan;
 
 /**
  * The estimate against the peaks the accountant measures when the same run trains on the CPU: every rank's peak of
@@ -47,29 +49,41 @@ class MemoryEstimateTest {
         GptConfig longer = new GptConfig(3, 2, 32, 128, 256, true);
         GptConfig four = new GptConfig(4, 4, 64, 32, 256, true);
         return Stream.of(
-                Arguments.of(tiny, layout(1, 1, 1, 0, "1f1b", 1, 1), PrecisionPolicy.FP32, 16),
-                Arguments.of(tiny, layout(2, 1, 1, 1, "1f1b", 2, 1), PrecisionPolicy.FP32, 16),
-                Arguments.of(tiny, layout(2, 2, 1, 2, "1f1b", 1, 1), PrecisionPolicy.BF16_MIXED, 8),
-                Arguments.of(tiny, layout(2, 1, 2, 3, "1f1b", 4, 1), PrecisionPolicy.FP32, 16),
-                Arguments.of(tiny, layout(1, 1, 2, 0, "gpipe", 4, 1), PrecisionPolicy.FP16_MIXED, 8),
-                Arguments.of(four, layout(1, 1, 2, 1, "interleaved", 2, 2), PrecisionPolicy.FP32, 8),
-                Arguments.of(wide, layout(1, 2, 2, 0, "interleaved", 4, 2), PrecisionPolicy.FP32, 8),
-                Arguments.of(wide, layout(4, 1, 1, 3, "1f1b", 1, 1), PrecisionPolicy.BF16_MIXED, 8),
-                Arguments.of(wide, layout(2, 1, 1, 2, "1f1b", 2, 1), PrecisionPolicy.FP32, 8),
-                Arguments.of(longer, layout(1, 2, 3, 1, "1f1b", 3, 1), PrecisionPolicy.FP32, 6),
-                Arguments.of(longer, layout(2, 1, 1, 3, "gpipe", 2, 1), PrecisionPolicy.FP32, 4));
+                Arguments.of(tiny, layout(1, 1, 1, 0, "1f1b", 1, 1), PrecisionPolicy.FP32, 16, RecomputePlan.NONE),
+                Arguments.of(tiny, layout(2, 1, 1, 1, "1f1b", 2, 1), PrecisionPolicy.FP32, 16, RecomputePlan.NONE),
+                Arguments.of(tiny, layout(2, 2, 1, 2, "1f1b", 1, 1), PrecisionPolicy.BF16_MIXED, 8, RecomputePlan.NONE),
+                Arguments.of(tiny, layout(2, 1, 2, 3, "1f1b", 4, 1), PrecisionPolicy.FP32, 16, RecomputePlan.NONE),
+                Arguments.of(tiny, layout(1, 1, 2, 0, "gpipe", 4, 1), PrecisionPolicy.FP16_MIXED, 8, RecomputePlan.NONE),
+                Arguments.of(four, layout(1, 1, 2, 1, "interleaved", 2, 2), PrecisionPolicy.FP32, 8, RecomputePlan.NONE),
+                Arguments.of(wide, layout(1, 2, 2, 0, "interleaved", 4, 2), PrecisionPolicy.FP32, 8, RecomputePlan.NONE),
+                Arguments.of(wide, layout(4, 1, 1, 3, "1f1b", 1, 1), PrecisionPolicy.BF16_MIXED, 8, RecomputePlan.NONE),
+                Arguments.of(wide, layout(2, 1, 1, 2, "1f1b", 2, 1), PrecisionPolicy.FP32, 8, RecomputePlan.NONE),
+                Arguments.of(longer, layout(1, 2, 3, 1, "1f1b", 3, 1), PrecisionPolicy.FP32, 6, RecomputePlan.NONE),
+                Arguments.of(longer, layout(2, 1, 1, 3, "gpipe", 2, 1), PrecisionPolicy.FP32, 4, RecomputePlan.NONE),
+                Arguments.of(longer, layout(1, 1, 1, 0, "1f1b", 1, 1), PrecisionPolicy.FP32, 6,
+                        RecomputePlan.all(Recompute.SELECTIVE)),
+                Arguments.of(longer, layout(1, 1, 1, 0, "1f1b", 1, 1), PrecisionPolicy.FP32, 6,
+                        RecomputePlan.all(Recompute.FULL)),
+                Arguments.of(tiny, layout(2, 1, 2, 3, "1f1b", 4, 1), PrecisionPolicy.FP32, 16,
+                        RecomputePlan.all(Recompute.FULL)),
+                Arguments.of(wide, layout(1, 2, 2, 0, "interleaved", 4, 2), PrecisionPolicy.FP32, 8,
+                        RecomputePlan.all(Recompute.SELECTIVE)),
+                Arguments.of(four, layout(2, 2, 1, 2, "1f1b", 2, 1), PrecisionPolicy.BF16_MIXED, 8,
+                        RecomputePlan.all(Recompute.FULL).with("h1", Recompute.SELECTIVE)));
     }
 
     static ParallelLayout layout(int dp, int tp, int pp, int zero, String schedule, int m, int v) {
         return new ParallelLayout(dp, tp, pp, ZeroStage.values()[zero], ScheduleKind.byName(schedule), m, v);
     }
 
-    @ParameterizedTest(name = "{1} {2}")
+    @ParameterizedTest(name = "{1} {2} recompute {4}")
     @MethodSource("runs")
     void theEstimateIsWithinTenPercentOfEveryRanksMeasuredPeaks(GptConfig config, ParallelLayout layout,
-                                                                  PrecisionPolicy policy, int batch) {
-        MemoryEstimate estimate = MemoryEstimate.of(config, layout, policy, batch);
-        var options = new TrainOptions(policy, new LearningRateSchedule(1e-3, 1e-4, 1, 2), 1.0f, 0f, 5, batch);
+                                                                  PrecisionPolicy policy, int batch,
+                                                                  RecomputePlan recompute) {
+        MemoryEstimate estimate = MemoryEstimate.of(config, layout, policy, batch, recompute);
+        var options = new TrainOptions(policy, new LearningRateSchedule(1e-3, 1e-4, 1, 2), 1.0f, 0f, 5, batch)
+                .withRecompute(recompute);
         var result = new GptTraining(config, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)))
                 .run(DATA, 2, m -> { });
         for (RankSummary r : result.ranks()) {
