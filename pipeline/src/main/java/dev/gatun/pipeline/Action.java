@@ -34,6 +34,16 @@ public record Action(int stage, ActionType type, int microBatch) {
         return new Action(stage, ActionType.BACKWARD, microBatch);
     }
 
+    /** {@code stage I microBatch}: the input-gradient half of a split backward. */
+    public static Action backwardInput(int stage, int microBatch) {
+        return new Action(stage, ActionType.BACKWARD_INPUT, microBatch);
+    }
+
+    /** {@code stage W microBatch}: the weight-gradient half of a split backward. */
+    public static Action backwardWeight(int stage, int microBatch) {
+        return new Action(stage, ActionType.BACKWARD_WEIGHT, microBatch);
+    }
+
     /** Parses the printed form, e.g. {@code "2F0"} or {@code "0SEND_F1"}. */
     public static Action parse(String text) {
         Matcher m = FORM.matcher(text.strip());

@@ -12,13 +12,31 @@ public interface CostModel {
     /** The duration of a forward or backward action, finite and {@code ≥ 0}. */
     double duration(Action computeAction);
 
-    /** Every forward takes {@code forward}, every backward {@code backward} (e.g. 1 and 2 for "B costs 2× F"). */
+    /**
+     * Every forward takes {@code forward}, every backward {@code backward} (e.g. 1 and 2 for "B costs 2× F"); the two
+     * halves of a split backward take {@code backward / 2} each.
+     */
     static CostModel uniform(double forward, double backward) {
-        if (!(forward >= 0 && backward >= 0 && Double.isFinite(forward) && Double.isFinite(backward))) {
+        return uniform(forward, backward / 2, backward / 2);
+    }
+
+    /**
+     * Every forward takes {@code forward}, every input-gradient half {@code input} and every weight-gradient half
+     * {@code weight}; a whole backward {@code input + weight} (the zero-bubble paper's {@code T_F}, {@code T_B},
+     * {@code T_W}).
+     */
+    static CostModel uniform(double forward, double input, double weight) {
+        if (!(forward >= 0 && input >= 0 && weight >= 0 && Double.isFinite(forward) && Double.isFinite(input)
+                && Double.isFinite(weight))) {
             throw new IllegalArgumentException("durations must be finite and >= 0, got forward=" + forward
-                    + ", backward=" + backward);
+                    + ", input=" + input + ", weight=" + weight);
         }
-        return a -> a.type() == ActionType.FORWARD ? forward : backward;
+        return a -> switch (a.type()) {
+            case FORWARD -> forward;
+            case BACKWARD_INPUT -> input;
+            case BACKWARD_WEIGHT -> weight;
+            default -> input + weight;
+        };
     }
 
     /**

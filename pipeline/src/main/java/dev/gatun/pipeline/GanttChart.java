@@ -5,10 +5,11 @@ import java.util.Locale;
 
 /**
  * Draws a {@link Timeline} as an SVG Gantt chart: one lane per rank, time along x, one rectangle per compute action
- * coloured by micro-batch — forwards filled, backwards hatched in the same colour, each labelled with its printed
- * form ({@code 2F0}) where it fits — idle time left empty, an axis in the timeline's units and a legend. Each action's
- * rectangle has class {@code action forward} or {@code action backward}, a {@code data-action} attribute and a
- * tooltip with its start and end.
+ * coloured by micro-batch — forwards filled, backwards (and the input-gradient halves {@code I} of split ones)
+ * hatched in the same colour, weight gradients {@code W} pale, each labelled with its printed form ({@code 2F0})
+ * where it fits — idle time left empty, an axis in the timeline's units and a legend. Each action's rectangle has
+ * class {@code action forward}, {@code action backward}, {@code action backward input} or {@code action weight}, a
+ * {@code data-action} attribute and a tooltip with its start and end.
  *
  * <p>Use {@code svg(ScheduleSimulator.simulate(schedule, costs))}, with {@link CostModel#measured} for measured
  * durations, and {@link #svg(Timeline, Labels)} to name the time unit and the lanes. The title gives the makespan
@@ -90,7 +91,9 @@ public final class GanttChart {
             }
         }
         axis(svg, makespan, left, scale, lanesBottom, labels.unit());
-        legend(svg, m, left, legendTop);
+        boolean split = timeline.slots().stream().flatMap(List::stream)
+                .anyMatch(slot -> slot.action().type() == ActionType.BACKWARD_WEIGHT);
+        legend(svg, m, split, left, legendTop);
         svg.append("</svg>\n");
         return svg.toString();
     }
@@ -98,13 +101,22 @@ public final class GanttChart {
     private static void action(StringBuilder svg, Timeline.Slot slot, double left, double y, double scale) {
         Action a = slot.action();
         boolean forward = a.type() == ActionType.FORWARD;
+        boolean weight = a.type() == ActionType.BACKWARD_WEIGHT;
         double x = left + slot.start() * scale;
         double w = slot.duration() * scale;
-        String fill = forward ? colour(a.microBatch()) : "url(#hatch-" + a.microBatch() + ")";
-        svg.append("<rect class=\"action ").append(forward ? "forward" : "backward").append("\" data-action=\"")
+        // forward solid, backward (or its input half) hatched, weight gradient pale: each in its micro-batch's colour
+        String fill = forward || weight ? colour(a.microBatch()) : "url(#hatch-" + a.microBatch() + ")";
+        String kind = switch (a.type()) {
+            case FORWARD -> "forward";
+            case BACKWARD_INPUT -> "backward input";
+            case BACKWARD_WEIGHT -> "weight";
+            default -> "backward";
+        };
+        svg.append("<rect class=\"action ").append(kind).append("\" data-action=\"")
                 .append(a).append("\" x=\"").append(num(x)).append("\" y=\"").append(num(y + 2))
                 .append("\" width=\"").append(num(w)).append("\" height=\"").append(num(LANE - 4))
-                .append("\" fill=\"").append(fill).append("\" stroke=\"#333333\" stroke-width=\"0.6\"><title>")
+                .append("\" fill=\"").append(fill).append(weight ? "\" fill-opacity=\"0.45" : "")
+                .append("\" stroke=\"#333333\" stroke-width=\"0.6\"><title>")
                 .append(a).append(": ").append(num(slot.start())).append(" – ").append(num(slot.end()))
                 .append("</title></rect>\n");
         String label = a.toString();
@@ -130,9 +142,15 @@ public final class GanttChart {
         }
     }
 
-    private static void legend(StringBuilder svg, int m, double left, double top) {
+    private static void legend(StringBuilder svg, int m, boolean split, double left, double top) {
         swatch(svg, left, top, "#888888", "forward");
         swatch(svg, left + 90, top, "url(#hatch-legend)", "backward");
+        if (split) {
+            svg.append("<rect class=\"legend\" x=\"").append(num(left + 180)).append("\" y=\"").append(num(top))
+                    .append("\" width=\"14\" height=\"14\" fill=\"#888888\" fill-opacity=\"0.45\" stroke=\"#333333\""
+                            + " stroke-width=\"0.6\"/>\n<text x=\"").append(num(left + 198)).append("\" y=\"")
+                    .append(num(top + 11)).append("\">weight gradient (W; I: input gradient, hatched)</text>\n");
+        }
         for (int mb = 0; mb < m; mb++) {
             swatch(svg, left + (mb % 8) * 110, top + 20 * (1 + mb / 8), colour(mb), "micro-batch " + mb);
         }

@@ -133,6 +133,12 @@ public final class PipelineExecutor {
                                 forward(c.action());
                                 measured.add(new Timeline.Slot(c.action(), start, millis()));
                             }
+                            case Step.Compute c when c.action().type() == ActionType.BACKWARD_WEIGHT -> {
+                                double start = millis();
+                                stage(c.action().stage()).backwardWeight(c.action().microBatch());
+                                inFlight.merge(c.action().stage(), -1, Integer::sum);
+                                measured.add(new Timeline.Slot(c.action(), start, millis()));
+                            }
                             case Step.Compute c -> {
                                 double start = millis();
                                 backward(c.action());
@@ -189,14 +195,18 @@ public final class PipelineExecutor {
             }
         }
 
+        /** A whole backward, or the input-gradient half of a split one (its output gradient waits under B's key). */
         private void backward(Action a) {
             int s = a.stage();
             int mb = a.microBatch();
+            boolean whole = a.type() == ActionType.BACKWARD;
             Tensor inputGrad;
-            try (Tensor outputGrad = take(a)) {
-                inputGrad = stage(s).backward(mb, outputGrad);
+            try (Tensor outputGrad = take(Action.backward(s, mb))) {
+                inputGrad = whole ? stage(s).backward(mb, outputGrad) : stage(s).backwardInput(mb, outputGrad);
             }
-            inFlight.merge(s, -1, Integer::sum);
+            if (whole) {
+                inFlight.merge(s, -1, Integer::sum);
+            }
             if (s == 0) {
                 if (inputGrad != null) {
                     inputGrad.close();
@@ -231,7 +241,8 @@ public final class PipelineExecutor {
                                 received.put(fwd ? Action.forward(s, mb) : Action.backward(s, mb), t);
                                 comm.recv(t, schedule.rankOf(s + op.type().peerOffset()));
                             }
-                            case FORWARD, BACKWARD -> throw new IllegalStateException(op + " in a group");
+                            case FORWARD, BACKWARD, BACKWARD_INPUT, BACKWARD_WEIGHT ->
+                                    throw new IllegalStateException(op + " in a group");
                         }
                     }
                 });

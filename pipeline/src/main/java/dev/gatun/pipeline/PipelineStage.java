@@ -33,4 +33,30 @@ public interface PipelineStage {
      * @return the gradient with respect to the input, of {@link #inputSpec}; owned by the caller from now on
      */
     Tensor backward(int microBatch, Tensor outputGrad);
+
+    /**
+     * The first half of a split backward (zero-bubble schedules): the gradient with respect to the input, keeping
+     * what {@link #backwardWeight} needs; together the two add the same parameter gradients as {@link #backward}.
+     * By default a stage does not split its backward.
+     *
+     * @return the gradient with respect to the input, of {@link #inputSpec}; owned by the caller from now on
+     * @throws UnsupportedOperationException when the stage does not split its backward
+     */
+    default Tensor backwardInput(int microBatch, Tensor outputGrad) {
+        throw new UnsupportedOperationException(this + " does not split its backward into input and weight "
+                + "gradients, which a zero-bubble schedule needs: run a schedule of whole backwards (1F1B, GPipe, "
+                + "interleaved)");
+    }
+
+    /**
+     * The second half of a split backward: adds micro-batch {@code microBatch}'s parameter gradients, whose
+     * {@link #backwardInput} ran, and drops what {@link #forward} kept.
+     *
+     * @throws UnsupportedOperationException when the stage does not split its backward
+     */
+    default void backwardWeight(int microBatch) {
+        throw new UnsupportedOperationException(this + " does not split its backward into input and weight "
+                + "gradients, which a zero-bubble schedule needs: run a schedule of whole backwards (1F1B, GPipe, "
+                + "interleaved)");
+    }
 }

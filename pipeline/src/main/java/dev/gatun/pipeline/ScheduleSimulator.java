@@ -20,11 +20,13 @@ import java.util.StringJoiner;
  *   <li>between any two ranks, the receiver posts its receives in the order the sender posts the sends (NCCL pairs
  *       point-to-point operations between two ranks in issue order; there are no tags);</li>
  *   <li>a forward of stage {@code s > 0} has its input: stage {@code s−1}'s forward of that micro-batch ran earlier on
- *       the same rank, or its {@code RECV_F} completed earlier; a backward has its forward's activation and its output
- *       gradient (stage {@code s+1}'s backward earlier on the same rank, or a completed {@code RECV_B}; the last stage
- *       needs only its own forward);</li>
- *   <li>each forward stores its micro-batch's activation once and the backward frees it exactly once; every
- *       {@code (stage, micro-batch)} is run forward and backward;</li>
+ *       the same rank, or its {@code RECV_F} completed earlier; a backward ({@code B}, or the input half {@code I} of a
+ *       split one) has its forward's activation and its output gradient (stage {@code s+1}'s {@code B} or {@code I}
+ *       earlier on the same rank, or a completed {@code RECV_B}; the last stage needs only its own forward); a
+ *       {@code W} follows the {@code I} of its micro-batch on the same rank, and a micro-batch is backward either
+ *       by one {@code B} or by one {@code I} and one {@code W}, never both;</li>
+ *   <li>each forward stores its micro-batch's activation once and the {@code B} (or {@code W}) frees it exactly
+ *       once; every {@code (stage, micro-batch)} is run forward and backward;</li>
  *   <li>no deadlock: while a rank has steps left, some rank can progress.</li>
  * </ul>
  * Whether a schedule deadlocks does not depend on the durations (matching is by identity and each rank is
@@ -90,7 +92,12 @@ public final class ScheduleSimulator {
         private final Map<Action, Double> postedAt = new HashMap<>();
         private final Map<Action, Double> matchedAt = new HashMap<>();
         private final int[][] forwardStep;
+        /** The step of the B or I that made the input gradient. */
         private final int[][] backwardStep;
+        /** The step of the I of a split backward. */
+        private final int[][] inputStep;
+        /** The step of the B or W that freed the activation. */
+        private final int[][] freedStep;
         private final double[][] forwardEnd;
         private final double[][] backwardEnd;
         private final boolean[][] inputArrived;
@@ -113,6 +120,8 @@ public final class ScheduleSimulator {
             this.m = schedule.microBatches();
             forwardStep = filled(stages, m);
             backwardStep = filled(stages, m);
+            inputStep = filled(stages, m);
+            freedStep = filled(stages, m);
             forwardEnd = new double[stages][m];
             backwardEnd = new double[stages][m];
             inputArrived = new boolean[stages][m];
@@ -207,8 +216,8 @@ public final class ScheduleSimulator {
                             + " on rank " + r);
                 }
                 if (op.type() == ActionType.SEND_B && backwardStep[s][mb] < 0) {
-                    throw fail(r, k, op + " sends the input gradient of " + Action.backward(s, mb)
-                            + ", which has not run yet on rank " + r);
+                    throw fail(r, k, op + " sends the input gradient of " + Action.backward(s, mb) + " (or "
+                            + Action.backwardInput(s, mb) + "), which has not run yet on rank " + r);
                 }
                 postedAt.put(op, clock[r]);
             }
@@ -219,23 +228,42 @@ public final class ScheduleSimulator {
         private boolean compute(int r, int k, Action a) {
             int s = a.stage();
             int mb = a.microBatch();
-            boolean forward = a.type() == ActionType.FORWARD;
+            ActionType type = a.type();
+            boolean forward = type == ActionType.FORWARD;
             if (forward && forwardStep[s][mb] >= 0) {
                 throw fail(r, k, a + " runs twice: it already ran at step " + forwardStep[s][mb]
                         + ", storing the activation of stage " + s + " micro-batch " + mb + " a second time");
-            }
-            if (!forward && backwardStep[s][mb] >= 0) {
-                throw fail(r, k, "activation of stage " + s + " micro-batch " + mb + " freed twice: " + a
-                        + " here, and already by " + a + " at step " + backwardStep[s][mb]);
             }
             if (!forward && forwardStep[s][mb] < 0) {
                 throw fail(r, k, a + " runs before its forward " + Action.forward(s, mb) + ": no activation of"
                         + " stage " + s + " micro-batch " + mb + " is held on rank " + r);
             }
-            int from = forward ? s - 1 : s + 1;
-            double ready = from < 0 || from >= stages ? 0 : inputReady(r, k, a, from);
-            if (Double.isNaN(ready)) {
-                return false;
+            if (type == ActionType.BACKWARD && inputStep[s][mb] >= 0) {
+                throw fail(r, k, a + " runs after " + Action.backwardInput(s, mb) + " (step " + inputStep[s][mb]
+                        + "): a micro-batch's backward is one B or one I and one W, not both");
+            }
+            if (type == ActionType.BACKWARD_WEIGHT && inputStep[s][mb] < 0) {
+                throw fail(r, k, a + " runs before " + Action.backwardInput(s, mb) + ": the weight gradient needs"
+                        + " the input-gradient half of the same micro-batch first"
+                        + (backwardStep[s][mb] >= 0 ? " (this micro-batch ran a whole B)" : ""));
+            }
+            if (type.freesActivation() && freedStep[s][mb] >= 0) {
+                throw fail(r, k, "activation of stage " + s + " micro-batch " + mb + " freed twice: " + a
+                        + " here, and already by "
+                        + ((Step.Compute) steps.get(r).get(freedStep[s][mb])).action()
+                        + " at step " + freedStep[s][mb]);
+            }
+            if (type.makesInputGradient() && backwardStep[s][mb] >= 0) {
+                throw fail(r, k, a + " computes the input gradient of stage " + s + " micro-batch " + mb
+                        + " again: step " + backwardStep[s][mb] + " already did");
+            }
+            double ready = 0;
+            if (type != ActionType.BACKWARD_WEIGHT) {
+                int from = forward ? s - 1 : s + 1;
+                ready = from < 0 || from >= stages ? 0 : inputReady(r, k, a, from);
+                if (Double.isNaN(ready)) {
+                    return false;
+                }
             }
             double duration = costs.duration(a);
             if (!(duration >= 0 && Double.isFinite(duration))) {
@@ -252,9 +280,17 @@ public final class ScheduleSimulator {
                 liveOnRank[r]++;
                 peakOnStage[s] = Math.max(peakOnStage[s], liveOnStage[s]);
                 peakOnRank[r] = Math.max(peakOnRank[r], liveOnRank[r]);
-            } else {
+                return true;
+            }
+            if (type.makesInputGradient()) {
                 backwardStep[s][mb] = k;
                 backwardEnd[s][mb] = clock[r];
+            }
+            if (type == ActionType.BACKWARD_INPUT) {
+                inputStep[s][mb] = k;
+            }
+            if (type.freesActivation()) {
+                freedStep[s][mb] = k;
                 liveOnStage[s]--;
                 liveOnRank[r]--;
             }
@@ -271,7 +307,7 @@ public final class ScheduleSimulator {
             boolean forward = a.type() == ActionType.FORWARD;
             int[][] doneStep = forward ? forwardStep : backwardStep;
             String what = forward ? "input activation" : "output gradient";
-            Action producer = new Action(from, a.type(), mb);
+            Action producer = forward ? Action.forward(from, mb) : new Action(from, producerType(from, mb), mb);
             if (schedule.rankOf(from) == r) {
                 if (doneStep[from][mb] < 0) {
                     throw fail(r, k, a + " runs before its " + what + ": " + producer + " (same rank " + r
@@ -293,6 +329,17 @@ public final class ScheduleSimulator {
                                 : " (the schedule has no sends/receives: lower it with SendRecvLowering.lower)"));
             }
             return 0;
+        }
+
+        /** Whether stage {@code stage}'s input gradient of {@code mb} is made by its I (the schedule has one) or B. */
+        private ActionType producerType(int stage, int mb) {
+            List<Step> rank = steps.get(schedule.rankOf(stage));
+            for (Step step : rank) {
+                if (step instanceof Step.Compute c && c.action().equals(Action.backwardInput(stage, mb))) {
+                    return ActionType.BACKWARD_INPUT;
+                }
+            }
+            return ActionType.BACKWARD;
         }
 
         private void checkPlacementAndPairs() {
@@ -399,9 +446,11 @@ public final class ScheduleSimulator {
                                 + " has no forward of stage " + s + " micro-batch " + mb,
                                 ScheduleTable.format(schedule, Map.of()));
                     }
-                    if (backwardStep[s][mb] < 0) {
+                    if (freedStep[s][mb] < 0) {
                         throw fail(r, forwardStep[s][mb], "the activation stored here by " + Action.forward(s, mb)
-                                + " is never freed: rank " + r + " has no " + Action.backward(s, mb));
+                                + " is never freed: rank " + r + " has no " + (inputStep[s][mb] >= 0
+                                ? Action.backwardWeight(s, mb) + " after its " + Action.backwardInput(s, mb)
+                                : Action.backward(s, mb)));
                     }
                 }
             }
@@ -439,9 +488,12 @@ public final class ScheduleSimulator {
                 if (pc[r] < steps.get(r).size()) {
                     blocked.put(r, pc[r]);
                     Action a = ((Step.Compute) steps.get(r).get(pc[r])).action();
-                    int from = a.type() == ActionType.FORWARD ? a.stage() - 1 : a.stage() + 1;
+                    boolean forward = a.type() == ActionType.FORWARD;
+                    int from = forward ? a.stage() - 1 : a.stage() + 1;
                     waits.add("  rank " + r + " step " + pc[r] + ": " + a + " waits for "
-                            + new Action(from, a.type(), a.microBatch()) + " on rank " + schedule.rankOf(from));
+                            + (forward ? Action.forward(from, a.microBatch())
+                            : new Action(from, producerType(from, a.microBatch()), a.microBatch()))
+                            + " on rank " + schedule.rankOf(from));
                 }
             }
             return new InvalidScheduleException("stuck: every unfinished rank waits for a forward or backward that"

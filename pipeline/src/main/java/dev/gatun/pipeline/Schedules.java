@@ -13,6 +13,11 @@ import java.util.function.IntFunction;
  * {@code (p−1)/(v·m+p−1)} for interleaved 1F1B (where a stage is one chunk, so {@code t_f, t_b} are per chunk).
  * Peak micro-batches in flight on rank {@code r} (activations held): {@code m} for GPipe, {@code min(m, p−r)} for
  * 1F1B, {@code min(w_r + 1, v·m)} for interleaved with {@code w_r} its warm-up count below.
+ *
+ * <p>ZB-H1 (Qi et al., "Zero Bubble Pipeline Parallelism", ICLR 2024) splits each backward into its input gradient
+ * {@code I} and weight gradient {@code W} ({@code t_b = t_I + t_W}); its bubble is {@code (p−1)·(t_f + t_I − t_W)}
+ * per rank against 1F1B's {@code (p−1)·(t_f + t_b)}, a third of it when {@code t_f = t_I = t_W}, with at most
+ * {@code min(m, p)} micro-batches in flight on every rank, 1F1B's peak (its first rank's).
  */
 public final class Schedules {
     private Schedules() {
@@ -43,6 +48,41 @@ public final class Schedules {
         return build("1F1B", p, m, 1, r -> {
             int warmup = Math.min(p - r - 1, m);
             return oneFOneBOrder(m, warmup, k -> Action.forward(r, k), k -> Action.backward(r, k));
+        });
+    }
+
+    /**
+     * ZB-H1, the memory-efficient handcrafted zero-bubble schedule: 1F1B's order of forwards and input gradients
+     * (rank {@code r} warms up with {@code w = min(p−r−1, m)} forwards, then alternates one forward and one
+     * {@code I}, then runs the remaining {@code I}s) with each weight gradient {@code W} run after the {@code I} of
+     * the micro-batch {@code d = min(p−1−w, m)} later, i.e. delayed by the warm-up forwards the rank does not have,
+     * so that every rank holds {@code w + 1 + d = min(p, m)} micro-batches at most; the {@code W}s still due after the
+     * last {@code I} run at the end, where 1F1B's ranks wait for the last stage. Micro-batches go in order in all
+     * three passes, so weight gradients accumulate in the same order as under 1F1B.
+     */
+    public static Schedule zbH1(int p, int m) {
+        requireSizes(p, m);
+        return build("ZB-H1", p, m, 1, r -> {
+            int warmup = Math.min(p - r - 1, m);
+            int delay = Math.min(p - 1 - warmup, m);
+            List<Action> actions = new ArrayList<>(3 * m);
+            int weights = 0;
+            for (int k = 0; k < warmup; k++) {
+                actions.add(Action.forward(r, k));
+            }
+            for (int k = 0; k < m; k++) {
+                if (warmup + k < m) {
+                    actions.add(Action.forward(r, warmup + k));
+                }
+                actions.add(Action.backwardInput(r, k));
+                if (k >= delay) {
+                    actions.add(Action.backwardWeight(r, weights++));
+                }
+            }
+            while (weights < m) {
+                actions.add(Action.backwardWeight(r, weights++));
+            }
+            return actions;
         });
     }
 

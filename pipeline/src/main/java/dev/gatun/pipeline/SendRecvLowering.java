@@ -121,13 +121,20 @@ public final class SendRecvLowering {
             for (Timeline.Slot slot : rank) {
                 Action a = slot.action();
                 boolean forward = a.type() == ActionType.FORWARD;
+                if (!forward && !a.type().makesInputGradient()) {
+                    continue; // a weight gradient stays on its stage
+                }
                 int to = forward ? a.stage() + 1 : a.stage() - 1;
                 if (to < 0 || to > last || schedule.rankOf(to) == schedule.rankOf(a.stage())) {
                     continue;
                 }
                 List<Timeline.Slot> sender = timeline.slots().get(schedule.rankOf(a.stage()));
                 List<Timeline.Slot> receiver = timeline.slots().get(schedule.rankOf(to));
-                double needed = start.get(new Action(to, a.type(), a.microBatch()));
+                Double needed = start.get(forward ? Action.forward(to, a.microBatch())
+                        : Action.backward(to, a.microBatch()));
+                if (needed == null) {
+                    needed = start.get(Action.backwardInput(to, a.microBatch()));
+                }
                 events.add(new Event(earliestCommonIdle(sender, receiver, slot.end(), needed), 0,
                         new Action(a.stage(), forward ? ActionType.SEND_F : ActionType.SEND_B, a.microBatch())));
             }

@@ -27,6 +27,8 @@ final class MlpStage implements PipelineStage {
     private final float[][] grads;
     /** Per micro-batch: the input of each layer, then the last layer's output. */
     private final Map<Integer, float[][]> saved = new HashMap<>();
+    /** Per micro-batch whose input gradient ran: each layer's {@code dz}, until its weight gradient. */
+    private final Map<Integer, float[][]> pendingWeights = new HashMap<>();
     int failForwardAt = -1;
 
     MlpStage(int[] widths, int lo, int hi, int rows, long seed, TensorAllocator allocator, DeviceStream stream) {
@@ -123,6 +125,65 @@ final class MlpStage implements PipelineStage {
             g = gx;
         }
         return tensor(g, inputSpec(microBatch), "mlp[" + lo + "," + hi + ").grad" + microBatch);
+    }
+
+    /**
+     * The input-gradient half: the same {@code dz} and {@code dX} as {@link #backward}, the {@code dz} of every layer
+     * kept with the activations for {@link #backwardWeight}.
+     */
+    @Override
+    public Tensor backwardInput(int microBatch, Tensor outputGrad) {
+        float[][] acts = saved.get(microBatch);
+        if (acts == null || pendingWeights.containsKey(microBatch)) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " awaits its backward");
+        }
+        float[][] dzs = new float[hi - lo][];
+        float[] g = outputGrad.toFloatArray(stream);
+        for (int l = hi - 1; l >= lo; l--) {
+            int in = widths[l];
+            int out = widths[l + 1];
+            float[] p = params[l - lo];
+            float[] y = acts[l - lo + 1];
+            float[] dz = new float[rows * out];
+            float[] gx = new float[rows * in];
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < out; i++) {
+                    dz[r * out + i] = g[r * out + i] * (1 - y[r * out + i] * y[r * out + i]);
+                    for (int j = 0; j < in; j++) {
+                        gx[r * in + j] += dz[r * out + i] * p[i * in + j];
+                    }
+                }
+            }
+            dzs[l - lo] = dz;
+            g = gx;
+        }
+        pendingWeights.put(microBatch, dzs);
+        return tensor(g, inputSpec(microBatch), "mlp[" + lo + "," + hi + ").grad" + microBatch);
+    }
+
+    /** The weight-gradient half: the parameter gradients {@link #backward} adds, in the same order. */
+    @Override
+    public void backwardWeight(int microBatch) {
+        float[][] dzs = pendingWeights.remove(microBatch);
+        if (dzs == null) {
+            throw new IllegalStateException("micro-batch " + microBatch + " has no input gradient awaiting W");
+        }
+        float[][] acts = saved.remove(microBatch);
+        for (int l = hi - 1; l >= lo; l--) {
+            int in = widths[l];
+            int out = widths[l + 1];
+            float[] gp = grads[l - lo];
+            float[] x = acts[l - lo];
+            float[] dz = dzs[l - lo];
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < out; i++) {
+                    gp[out * in + i] += dz[r * out + i];
+                    for (int j = 0; j < in; j++) {
+                        gp[i * in + j] += dz[r * out + i] * x[r * in + j];
+                    }
+                }
+            }
+        }
     }
 
     private Tensor tensor(float[] values, TensorSpec spec, String name) {

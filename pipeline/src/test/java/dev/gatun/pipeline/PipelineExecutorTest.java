@@ -14,11 +14,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
@@ -53,6 +55,7 @@ class PipelineExecutorTest {
             for (int m : new int[] {1, 2, 5}) {
                 cases.add(Arguments.of("GPipe", p, m, 1));
                 cases.add(Arguments.of("1F1B", p, m, 1));
+                cases.add(Arguments.of("ZB-H1", p, m, 1));
             }
         }
         for (int p = 2; p <= 4; p++) {
@@ -69,6 +72,7 @@ class PipelineExecutorTest {
         Schedule compute = switch (kind) {
             case "GPipe" -> Schedules.gpipe(p, m);
             case "1F1B" -> Schedules.oneFOneB(p, m);
+            case "ZB-H1" -> Schedules.zbH1(p, m);
             default -> Schedules.interleaved1F1B(p, m, v);
         };
         PipelineExecutor executor = new PipelineExecutor(SendRecvLowering.lower(compute));
@@ -158,6 +162,86 @@ class PipelineExecutorTest {
                 comm -> executor.run(comm, List.of(stages.get(comm.rank())), mb -> null, (mb, out, scale) -> null,
                         allocator)));
         assertTrue(e.getMessage().contains("v=2"), e.getMessage());
+    }
+
+    /**
+     * ZB-H1's split backward adds exactly 1F1B's gradients: the same stages' weight gradients accumulate in the same
+     * micro-batch order, so losses and every gradient are equal bit for bit.
+     */
+    @ParameterizedTest(name = "p={0} m={1}")
+    @CsvSource({"2, 2", "2, 5", "3, 3", "3, 7", "4, 4", "4, 9"})
+    @Timeout(10)
+    void zbH1AddsTheGradientsOf1F1BBitForBit(int p, int m) {
+        List<Tensor> inputs = inputs(m);
+        SquaredErrorLoss loss = new SquaredErrorLoss(targets(m), ROWS, allocator, CPU);
+        List<MlpStage> oneF = split(p);
+        List<MlpStage> zb = split(p);
+        List<List<Double>> losses = new ArrayList<>();
+        for (var run : List.of(Map.entry(Schedules.oneFOneB(p, m), oneF), Map.entry(Schedules.zbH1(p, m), zb))) {
+            PipelineExecutor executor = new PipelineExecutor(SendRecvLowering.lower(run.getKey()));
+            List<PipelineResult> results = InProcessWorld.run(p, comm -> executor.run(comm,
+                    List.of(run.getValue().get(comm.rank())), inputs::get, loss, allocator));
+            losses.add(results.get(p - 1).losses());
+        }
+        inputs.forEach(Tensor::close);
+        assertEquals(losses.get(0), losses.get(1));
+        for (int s = 0; s < p; s++) {
+            assertEquals(0, zb.get(s).savedMicroBatches(), "stage " + s + " kept activations");
+            for (int l = bounds(p)[s]; l < bounds(p)[s + 1]; l++) {
+                float[] a = oneF.get(s).grad(l);
+                float[] b = zb.get(s).grad(l);
+                for (int i = 0; i < a.length; i++) {
+                    assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]),
+                            "layer " + l + " gradient " + i + ": " + a[i] + " vs " + b[i]);
+                }
+            }
+        }
+        assertEquals(List.of(), allocator.liveAllocations(), "the executor left tensors allocated");
+    }
+
+    /** A stage that does not split its backward says so when a zero-bubble schedule asks it to. */
+    @Test
+    void aStageWithoutASplitBackwardIsNamedWhenZbH1NeedsIt() {
+        PipelineStage whole = new PipelineStage() {
+            @Override
+            public TensorSpec inputSpec(int microBatch) {
+                return new TensorSpec(DType.FP32, Shape.of(ROWS, WIDTHS[0]));
+            }
+
+            @Override
+            public TensorSpec outputSpec(int microBatch) {
+                return inputSpec(microBatch);
+            }
+
+            @Override
+            public Tensor forward(int microBatch, Tensor input) {
+                Tensor out = Tensor.allocate(allocator, DType.FP32, input.shape(), MemoryCategory.ACTIVATIONS, "out",
+                        CPU);
+                out.copyFrom(input, CPU);
+                return out;
+            }
+
+            @Override
+            public Tensor backward(int microBatch, Tensor outputGrad) {
+                throw new AssertionError("not called");
+            }
+
+            @Override
+            public String toString() {
+                return "the copy stage";
+            }
+        };
+        List<Tensor> inputs = inputs(1);
+        SquaredErrorLoss loss = new SquaredErrorLoss(targets(1), ROWS, allocator, CPU);
+        PipelineExecutor executor = new PipelineExecutor(SendRecvLowering.lower(Schedules.zbH1(1, 1)));
+        var e = assertThrows(RuntimeException.class, () -> InProcessWorld.run(1,
+                comm -> executor.run(comm, List.of(whole), inputs::get, loss, allocator)));
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        inputs.forEach(Tensor::close);
+        assertTrue(root.getMessage().startsWith("the copy stage does not split its backward"), root.getMessage());
     }
 
     /** The unsplit model run directly, one micro-batch after another: the batch loss; gradients land in {@code whole}. */
