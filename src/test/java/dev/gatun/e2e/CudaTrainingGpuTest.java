@@ -82,6 +82,20 @@ class CudaTrainingGpuTest {
         }
     }
 
+    /** The split backward's kernels on CUDA: ZB-H1 on one GPU (pp 1, m 4) gives 1F1B's losses there. */
+    @Test
+    void zeroBubbleOnOneGpuGivesThe1F1BLosses() {
+        var placement = RankPlacement.localGpus(CudaBackendOptions.DEFAULT);
+        double[] oneF = losses(new ParallelLayout(1, 1, 1, ZeroStage.NONE, ScheduleKind.ONE_F_ONE_B, 4, 1),
+                PrecisionPolicy.BF16_MIXED, placement);
+        double[] zb = losses(new ParallelLayout(1, 1, 1, ZeroStage.NONE, ScheduleKind.ZB_H1, 4, 1),
+                PrecisionPolicy.BF16_MIXED, placement);
+        for (int i = 0; i < STEPS; i++) {
+            assertEquals(oneF[i], zb[i], 1e-6 * Math.abs(oneF[i]), "step " + i + ": zb-h1 " + Arrays.toString(zb)
+                    + " vs 1f1b " + Arrays.toString(oneF));
+        }
+    }
+
     @Test
     void theTinyPresetTrainsOnOneGpuFromTheCommandLine(@TempDir Path dir) {
         Cli.Run r = TrainCommandTest.train("--device", "cuda", "--steps", "60", "--out", dir.toString());

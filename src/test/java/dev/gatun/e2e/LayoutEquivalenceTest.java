@@ -58,6 +58,8 @@ class LayoutEquivalenceTest {
                 layout(2, 2, 2, ZeroStage.TWO, oneF, 2, 1),
                 layout(2, 2, 2, ZeroStage.THREE, oneF, 2, 1),
                 layout(2, 1, 2, ZeroStage.THREE, ScheduleKind.INTERLEAVED, 2, 2),
+                layout(1, 1, 2, ZeroStage.NONE, ScheduleKind.ZB_H1, 4, 1),
+                layout(2, 2, 2, ZeroStage.THREE, ScheduleKind.ZB_H1, 2, 1),
                 layout(4, 1, 1, ZeroStage.TWO, oneF, 1, 1));
     }
 
@@ -66,6 +68,7 @@ class LayoutEquivalenceTest {
         return Stream.of(
                 layout(2, 1, 1, ZeroStage.TWO, oneF, 1, 1),
                 layout(1, 2, 2, ZeroStage.NONE, oneF, 2, 1),
+                layout(1, 2, 2, ZeroStage.ONE, ScheduleKind.ZB_H1, 2, 1),
                 layout(2, 2, 2, ZeroStage.THREE, oneF, 2, 1));
     }
 

@@ -87,6 +87,21 @@ class TrainCommandTest {
         assertTrue(Files.readString(dir.resolve("full").resolve("memory.svg")).contains("recompute full"));
     }
 
+    /** ZB-H1 trains 1F1B's run (the same loss line) and its Gantt chart shows the weight halves. */
+    @Test
+    void zeroBubbleTrainsThe1F1BRunWithItsWeightHalvesCharted(@TempDir Path dir) throws IOException {
+        String[] layout = {"--pp", "2", "--microbatches", "4", "--steps", "3", "--seq-len", "64"};
+        Cli.Run oneF = train(concat(layout, "--out", dir.resolve("1f1b").toString()));
+        Cli.Run zb = train(concat(layout, "--schedule", "zb-h1", "--out", dir.resolve("zb").toString()));
+        assertEquals(0, oneF.exit(), oneF.out() + oneF.err());
+        assertEquals(0, zb.exit(), zb.out() + zb.err());
+        assertTrue(zb.out().contains("zb-h1"), zb.out());
+        assertEquals(line(oneF.out(), "loss    "), line(zb.out(), "loss    "));
+        String gantt = Files.readString(dir.resolve("zb").resolve("pipeline.svg"));
+        assertTrue(gantt.contains("class=\"action weight\" data-action=\"1W3\""), "W of micro-batch 3 charted");
+        assertTrue(gantt.contains("weight gradient (W; I: input gradient, hatched)"), "the legend says W");
+    }
+
     private static String line(String out, String prefix) {
         return out.lines().filter(l -> l.startsWith(prefix)).findFirst().orElseThrow(() -> new AssertionError(
                 "no line starting with '" + prefix + "' in\n" + out));
@@ -137,7 +152,7 @@ class TrainCommandTest {
             "--pp 3|--pp 3 = 3 stages, more than the model's 2 layers: use at most 2 stages",
             "--dp 3|--batch 16 must be a multiple of dp x microbatches = 3",
             "--zero 4|--zero must be 0, 1, 2 or 3, got 4",
-            "--schedule zigzag|unknown schedule 'zigzag': choose one of gpipe, 1f1b, interleaved",
+            "--schedule zigzag|unknown schedule 'zigzag': choose one of gpipe, 1f1b, interleaved, zb-h1",
             "--schedule interleaved --pp 2|the interleaved schedule needs --virtual-stages >= 2",
             "--schedule interleaved --virtual-stages 2|the interleaved schedule needs --pp >= 2, got 1",
             "--data /no/such/file.txt|data file /no/such/file.txt does not exist",

@@ -78,7 +78,7 @@ public final class TrainCommand implements Callable<Integer> {
     int pp;
     @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 (default ${DEFAULT-VALUE})")
     int zero;
-    @Option(names = "--schedule", defaultValue = "1f1b", description = "gpipe, 1f1b or interleaved (default ${DEFAULT-VALUE})")
+    @Option(names = "--schedule", defaultValue = "1f1b", description = "gpipe, 1f1b, interleaved or zb-h1 (default ${DEFAULT-VALUE})")
     String schedule;
     @Option(names = "--microbatches", defaultValue = "1", description = "micro-batches per step (default ${DEFAULT-VALUE})")
     int microBatches;

@@ -55,6 +55,18 @@ class ExamplesTest {
     }
 
     @Test
+    void layersThatDoNotSplitTheirBackwardRunUnderZeroBubbleAsUnder1F1B() {
+        // DeepMlp's layers implement backward only: under zb-h1 the whole backward runs as the input half and the
+        // weight half does nothing, so the losses are 1F1B's bit for bit
+        double[] oneF = DeepMlp.train(new ParallelLayout(1, 2, 2, ZeroStage.TWO, ScheduleKind.ONE_F_ONE_B, 4, 1), 4);
+        double[] zb = DeepMlp.train(new ParallelLayout(1, 2, 2, ZeroStage.TWO, ScheduleKind.ZB_H1, 4, 1), 4);
+        for (int i = 0; i < oneF.length; i++) {
+            assertEquals(Double.doubleToRawLongBits(oneF[i]), Double.doubleToRawLongBits(zb[i]),
+                    "step " + i + ": " + oneF[i] + " vs " + zb[i]);
+        }
+    }
+
+    @Test
     void theGptOnItsOwnDataInDp2Tp2Zero2EqualsOneRank() {
         double[] one = GptCustomData.train(ParallelLayout.single(), 6);
         double[] parallel = GptCustomData.train(new ParallelLayout(2, 2, 1, ZeroStage.TWO, ScheduleKind.ONE_F_ONE_B,

@@ -35,6 +35,11 @@ public final class ColumnParallelLinear implements AutoCloseable {
     private final Parameter weight;
     private final Parameter bias;
     private final Map<Integer, Tensor> inputs = new HashMap<>();
+    private final Map<Integer, Pending> pending = new HashMap<>();
+
+    /** What the weight half of a split backward reads: the input and this rank's output gradient. */
+    private record Pending(Tensor input, Tensor grad) {
+    }
 
     /**
      * A layer whose rank {@code r} owns the output columns {@code [r·out/tp, (r+1)·out/tp)}.
@@ -142,36 +147,99 @@ public final class ColumnParallelLinear implements AutoCloseable {
      * {@code dW_r, db_r} and returns a new {@code dX} shaped like the input, all-reduced over the group; the caller closes it.
      */
     public Tensor backward(int microBatch, Tensor dy) {
-        Tensor x = inputs.remove(microBatch);
-        if (x == null) {
-            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
-                    + weight.name());
-        }
-        var stream = backend.stream();
-        Tensor x2 = x.reshape(-1, in);
-        long n = x2.shape().dim(0);
-        Tensor dyLocal = dy.reshape(n, gatherOutput ? out : localOut);
-        if (gatherOutput) {
-            dyLocal = Tensor.allocate(allocator, DType.FP32, Shape.of(n, localOut), MemoryCategory.ACTIVATIONS,
-                    weight.name() + ".dout", stream);
-            mappings.gatherFromRegion().backward(dy.reshape(n, out), dyLocal);
-        }
+        Tensor x = takeInput(microBatch);
+        Tensor dyLocal = localGrad(x, dy);
         try {
-            Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
-                    weight.name() + ".din", stream);
-            Tensor dx2 = dx.reshape(n, in);
-            Tensor w = weight.compute();
-            MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.NONE, w, Transpose.NONE, dx2, 0f);
-            MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.TRANSPOSE, x2, Transpose.NONE,
-                    weight.grad(), 1f);
-            backend.biasBackward(dyLocal, bias.grad());
-            mappings.copyToRegion().backward(dx2, dx2);
+            Tensor dx = inputGrad(x, dyLocal);
+            weightGrads(x, dyLocal);
+            mappings.copyToRegion().backward(dx.reshape(-1, in), dx.reshape(-1, in));
             return dx;
         } finally {
             if (gatherOutput) {
                 dyLocal.close();
             }
         }
+    }
+
+    /**
+     * The input half of {@link #backward} (zero-bubble schedules): returns the new, all-reduced {@code dX} and keeps
+     * the input and {@code dy} (by reference: the caller leaves {@code dy} unchanged and live) for
+     * {@link #backwardWeight}. The two halves run the same kernels as {@link #backward}, so the gradients are equal bit
+     * for bit.
+     */
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " already waits for its weight gradients in "
+                    + weight.name());
+        }
+        Tensor x = takeInput(microBatch);
+        Tensor dyLocal = localGrad(x, dy);
+        boolean ok = false;
+        try {
+            Tensor dx = inputGrad(x, dyLocal);
+            mappings.copyToRegion().backward(dx.reshape(-1, in), dx.reshape(-1, in));
+            pending.put(microBatch, new Pending(x, dyLocal));
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok && gatherOutput) {
+                dyLocal.close();
+            }
+        }
+    }
+
+    /** The weight half: {@code dW_r += dY_rᵀ·X}, {@code db_r += Σ_n dY_r} from what {@link #backwardInput} kept. */
+    public void backwardWeight(int microBatch) {
+        Pending p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch + " waits in "
+                    + weight.name() + ": run backwardInput first");
+        }
+        try {
+            weightGrads(p.input(), p.grad());
+        } finally {
+            if (gatherOutput) {
+                p.grad().close();
+            }
+        }
+    }
+
+    private Tensor takeInput(int microBatch) {
+        Tensor x = inputs.remove(microBatch);
+        if (x == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
+                    + weight.name());
+        }
+        return x;
+    }
+
+    /** {@code dY_r [N, out/tp]}: {@code dy} itself, or this rank's columns of it (a new tensor) with gatherOutput. */
+    private Tensor localGrad(Tensor x, Tensor dy) {
+        long n = x.numel() / in;
+        if (!gatherOutput) {
+            return dy.reshape(n, localOut);
+        }
+        Tensor dyLocal = Tensor.allocate(allocator, DType.FP32, Shape.of(n, localOut), MemoryCategory.ACTIVATIONS,
+                weight.name() + ".dout", backend.stream());
+        mappings.gatherFromRegion().backward(dy.reshape(n, out), dyLocal);
+        return dyLocal;
+    }
+
+    /** {@code dY_r·W_r}, before the all-reduce. */
+    private Tensor inputGrad(Tensor x, Tensor dyLocal) {
+        Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
+                weight.name() + ".din", backend.stream());
+        Tensor w = weight.compute();
+        MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.NONE, w, Transpose.NONE,
+                dx.reshape(-1, in), 0f);
+        return dx;
+    }
+
+    private void weightGrads(Tensor x, Tensor dyLocal) {
+        Tensor w = weight.compute();
+        MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.TRANSPOSE, x.reshape(-1, in),
+                Transpose.NONE, weight.grad(), 1f);
+        backend.biasBackward(dyLocal, bias.grad());
     }
 
     /**
@@ -191,6 +259,10 @@ public final class ColumnParallelLinear implements AutoCloseable {
     /** Frees the parameters; saved inputs are the callers'. */
     @Override
     public void close() {
+        if (gatherOutput) {
+            pending.values().forEach(p -> p.grad().close());
+        }
+        pending.clear();
         inputs.clear();
         bias.close();
         weight.close();

@@ -35,6 +35,11 @@ public final class ParallelAttention implements AutoCloseable {
     private final RowParallelLinear proj;
     private final boolean recomputeCore;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    private final Map<Integer, Pending> pending = new HashMap<>();
+
+    /** Between the two halves of a split backward: what {@code proj}'s and {@code qkv}'s weight gradients read. */
+    private record Pending(Tensor out, Tensor dqkv) {
+    }
 
     /** What a forward keeps; {@code att} is null when the backward recomputes it. */
     private record Saved(Tensor qkv, Tensor att, Tensor out) {
@@ -161,6 +166,53 @@ public final class ParallelAttention implements AutoCloseable {
         }
     }
 
+    /**
+     * The input half of {@link #backward} (zero-bubble schedules): returns a new {@code dX [B, T, C]} and keeps, for
+     * {@link #backwardWeight}, the heads' output that {@code proj} read and the gradient of q, k and v that {@code qkv}
+     * reads; {@code dy} is kept by reference, so the caller leaves it live until then. The probabilities and q, k, v
+     * are freed here. The gradients equal {@link #backward}'s bit for bit.
+     */
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in attention");
+        }
+        long b = s.out().shape().dim(0);
+        long t = s.out().shape().dim(1);
+        Tensor dqkv = null;
+        boolean ok = false;
+        try (Tensor q = s.qkv(); Tensor att = s.att() != null ? s.att() : recomputeProbabilities(q, b, t);
+             Tensor dout = proj.backwardInput(microBatch, dy)) {
+            dqkv = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, 3L * localChannels),
+                    MemoryCategory.ACTIVATIONS, "attention.dqkv", backend.stream());
+            backend.attentionBackward(dout, q, att, localHeads, dqkv);
+            Tensor dx = qkv.backwardInput(microBatch, dqkv);
+            pending.put(microBatch, new Pending(s.out(), dqkv));
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                s.out().close();
+                if (dqkv != null) {
+                    dqkv.close();
+                }
+            }
+        }
+    }
+
+    /** The weight half: {@code proj}'s and {@code qkv}'s parameter gradients from what {@link #backwardInput} kept. */
+    public void backwardWeight(int microBatch) {
+        Pending p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch
+                    + " waits in attention: run backwardInput first");
+        }
+        try (Tensor out = p.out(); Tensor dqkv = p.dqkv()) {
+            proj.backwardWeight(microBatch);
+            qkv.backwardWeight(microBatch);
+        }
+    }
+
     /** Whether the backward recomputes the attention probabilities (selective recomputation). */
     public boolean recomputesCore() {
         return recomputeCore;
@@ -202,6 +254,11 @@ public final class ParallelAttention implements AutoCloseable {
     public void close() {
         saved.values().forEach(Saved::close);
         saved.clear();
+        pending.values().forEach(p -> {
+            p.out().close();
+            p.dqkv().close();
+        });
+        pending.clear();
         proj.close();
         qkv.close();
     }

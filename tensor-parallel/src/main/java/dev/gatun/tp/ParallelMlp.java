@@ -21,6 +21,8 @@ public final class ParallelMlp implements AutoCloseable {
     private final ColumnParallelLinear fc;
     private final RowParallelLinear proj;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    /** Between the two halves of a split backward: the pre-activation's gradient and the activation. */
+    private final Map<Integer, Saved> pending = new HashMap<>();
 
     private record Saved(Tensor preActivation, Tensor activation) {
     }
@@ -80,6 +82,50 @@ public final class ParallelMlp implements AutoCloseable {
     }
 
     /**
+     * The input half of {@link #backward} (zero-bubble schedules): returns a new {@code dX [N, h]} and keeps, for
+     * {@link #backwardWeight}, the activation {@code proj} read and the pre-activation gradient {@code fc} reads (the
+     * GELU backward writes it to a tensor of its own, since the activation must outlive it); {@code dy} is kept by
+     * reference, so the caller leaves it live until then. The gradients equal {@link #backward}'s bit for bit.
+     */
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in the MLP");
+        }
+        Tensor dpre = null;
+        boolean ok = false;
+        try (Tensor pre = s.preActivation(); Tensor dact = proj.backwardInput(microBatch, dy)) {
+            dpre = Tensor.allocate(allocator, DType.FP32, pre.shape(), MemoryCategory.ACTIVATIONS, "mlp.dfc",
+                    backend.stream());
+            backend.geluBackward(pre, dact, dpre);
+            Tensor dx = fc.backwardInput(microBatch, dpre);
+            pending.put(microBatch, new Saved(dpre, s.activation()));
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                s.activation().close();
+                if (dpre != null) {
+                    dpre.close();
+                }
+            }
+        }
+    }
+
+    /** The weight half: {@code proj}'s and {@code fc}'s parameter gradients from what {@link #backwardInput} kept. */
+    public void backwardWeight(int microBatch) {
+        Saved p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch
+                    + " waits in the MLP: run backwardInput first");
+        }
+        try (Tensor dpre = p.preActivation(); Tensor act = p.activation()) {
+            proj.backwardWeight(microBatch);
+            fc.backwardWeight(microBatch);
+        }
+    }
+
+    /**
      * Frees what the forward of {@code microBatch} saved, as if its backward had run, without touching the
      * gradients (activation recomputation runs the forward again before the backward).
      *
@@ -104,6 +150,11 @@ public final class ParallelMlp implements AutoCloseable {
             s.preActivation().close();
         });
         saved.clear();
+        pending.values().forEach(s -> {
+            s.activation().close();
+            s.preActivation().close();
+        });
+        pending.clear();
         proj.close();
         fc.close();
     }

@@ -31,6 +31,11 @@ public final class RowParallelLinear implements AutoCloseable {
     private final Parameter weight;
     private final Parameter bias;
     private final Map<Integer, Tensor> inputs = new HashMap<>();
+    private final Map<Integer, Pending> pending = new HashMap<>();
+
+    /** What the weight half of a split backward reads: the input and the output gradient (both the callers'). */
+    private record Pending(Tensor input, Tensor grad) {
+    }
 
     /**
      * @param name parameters are {@code name + ".weight"} and {@code name + ".bias"}
@@ -96,22 +101,65 @@ public final class RowParallelLinear implements AutoCloseable {
 
     /** From {@code dy [N, out]} accumulates {@code dW_r, db} and returns a new {@code dX_r} shaped like the input. */
     public Tensor backward(int microBatch, Tensor dy) {
+        Tensor x = takeInput(microBatch);
+        Tensor dy2 = dy.reshape(-1, out);
+        mappings.reduceFromRegion().backward(dy2, dy2);
+        Tensor dx = inputGrad(x, dy2);
+        weightGrads(x, dy2);
+        return dx;
+    }
+
+    /**
+     * The input half of {@link #backward} (zero-bubble schedules): returns the new {@code dX_r} and keeps the input
+     * and {@code dy} (by reference: the caller leaves {@code dy} unchanged and live) for {@link #backwardWeight}; the
+     * same kernels as {@link #backward}, so the gradients are equal bit for bit.
+     */
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " already waits for its weight gradients in "
+                    + weight.name());
+        }
+        Tensor x = takeInput(microBatch);
+        Tensor dy2 = dy.reshape(-1, out);
+        mappings.reduceFromRegion().backward(dy2, dy2);
+        Tensor dx = inputGrad(x, dy2);
+        pending.put(microBatch, new Pending(x, dy2));
+        return dx;
+    }
+
+    /** The weight half: {@code dW_r += dYᵀ·X_r}, {@code db += Σ_n dY} from what {@link #backwardInput} kept. */
+    public void backwardWeight(int microBatch) {
+        Pending p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch + " waits in "
+                    + weight.name() + ": run backwardInput first");
+        }
+        weightGrads(p.input(), p.grad());
+    }
+
+    private Tensor takeInput(int microBatch) {
         Tensor x = inputs.remove(microBatch);
         if (x == null) {
             throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
                     + weight.name());
         }
-        Tensor dy2 = dy.reshape(-1, out);
-        mappings.reduceFromRegion().backward(dy2, dy2);
+        return x;
+    }
+
+    private Tensor inputGrad(Tensor x, Tensor dy2) {
         Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
                 weight.name() + ".din", backend.stream());
         Tensor w = weight.compute();
         MixedGemm.gemm(backend, allocator, w.dtype(), dy2, Transpose.NONE, w, Transpose.NONE, dx.reshape(-1, localIn),
                 0f);
+        return dx;
+    }
+
+    private void weightGrads(Tensor x, Tensor dy2) {
+        Tensor w = weight.compute();
         MixedGemm.gemm(backend, allocator, w.dtype(), dy2, Transpose.TRANSPOSE, x.reshape(-1, localIn),
                 Transpose.NONE, weight.grad(), 1f);
         backend.biasBackward(dy2, bias.grad());
-        return dx;
     }
 
     /**
@@ -131,6 +179,7 @@ public final class RowParallelLinear implements AutoCloseable {
     /** Frees the parameters; saved inputs are the callers'. */
     @Override
     public void close() {
+        pending.clear();
         inputs.clear();
         bias.close();
         weight.close();

@@ -62,6 +62,25 @@ public interface Layer extends AutoCloseable {
      */
     Tensor backward(int microBatch, Tensor outputGrad);
 
+    /**
+     * The first half of a split backward (zero-bubble schedules): returns {@code dL/dx} as {@link #backward} does and
+     * keeps what {@link #backwardWeight} needs to add {@code dL/dθ}; together the two add the same gradients as
+     * {@link #backward}, bit for bit. {@code outputGrad} is the caller's and live only during the call: a layer that
+     * needs it for its weight half keeps a copy. The layer's input stays live (the stage keeps it) until
+     * {@link #backwardWeight} of the micro-batch. By default the whole backward runs here and the weight half does
+     * nothing: a layer that does not split still runs under a zero-bubble schedule, without filling its bubble.
+     */
+    default Tensor backwardInput(int microBatch, Tensor outputGrad) {
+        return backward(microBatch, outputGrad);
+    }
+
+    /**
+     * The second half of a split backward: adds micro-batch {@code microBatch}'s parameter gradients from what
+     * {@link #backwardInput} kept, and drops it. By default nothing (the default {@link #backwardInput} did it all).
+     */
+    default void backwardWeight(int microBatch) {
+    }
+
     /** Frees the parameters and anything still saved. */
     @Override
     void close();

@@ -16,6 +16,11 @@ import java.util.Objects;
  * executor's tensor lives only during the call) and keeps each layer's input of a micro-batch until that
  * micro-batch's backward, since layers keep their inputs by reference. Its input and output are what the model says
  * ({@link Model#stageInput}, {@link Model#stageOutput}).
+ *
+ * <p>Split backward (zero-bubble schedules): {@link #backwardInput} runs each layer's {@link Layer#backwardInput} in
+ * reverse order and returns the stage's input gradient; {@link #backwardWeight} runs their
+ * {@link Layer#backwardWeight} in the same order, and the layers' inputs are kept until then. The ZeRO hooks run
+ * around both halves, and a layer's gradients are final after the step's last weight half.
  */
 public final class LayerStage implements PipelineStage, AutoCloseable {
     private final int index;
@@ -26,7 +31,9 @@ public final class LayerStage implements PipelineStage, AutoCloseable {
     private final TensorSpec input;
     private final TensorSpec output;
     private final Map<Integer, List<Tensor>> inputs = new HashMap<>();
-    /** Backwards run this step: the one that makes it {@code microBatches} is the step's last. */
+    /** Between the halves of a split backward: each micro-batch's layer inputs, kept until its weight half. */
+    private final Map<Integer, List<Tensor>> pending = new HashMap<>();
+    /** Backwards (or weight halves) run this step: the one that makes it {@code microBatches} is the step's last. */
     private int backwards;
 
     /**
@@ -104,34 +111,102 @@ public final class LayerStage implements PipelineStage, AutoCloseable {
 
     @Override
     public Tensor backward(int microBatch, Tensor outputGrad) {
+        List<Tensor> kept = takeInputs(microBatch);
+        boolean last = countBackward();
+        try {
+            return inputGradient(microBatch, outputGrad, kept, Layer::backward, last, true);
+        } finally {
+            kept.stream().filter(Tensor::isLive).forEach(Tensor::close);
+        }
+    }
+
+    @Override
+    public Tensor backwardInput(int microBatch, Tensor outputGrad) {
+        List<Tensor> kept = takeInputs(microBatch);
+        boolean ok = false;
+        try {
+            Tensor dx = inputGradient(microBatch, outputGrad, kept, Layer::backwardInput, false, false);
+            pending.put(microBatch, kept);
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                kept.stream().filter(Tensor::isLive).forEach(Tensor::close);
+            }
+        }
+    }
+
+    @Override
+    public void backwardWeight(int microBatch) {
+        List<Tensor> kept = pending.remove(microBatch);
+        if (kept == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch + " waits in stage "
+                    + index + " for its weight gradients: run backwardInput first");
+        }
+        boolean last = countBackward();
+        try {
+            for (int i = layers.size() - 1; i >= 0; i--) {
+                Layer layer = layers.get(i);
+                beforeBackward(i);
+                layer.backwardWeight(microBatch);
+                hooks.afterUse(layer, true, last);
+                kept.get(i).close();
+            }
+        } finally {
+            kept.stream().filter(Tensor::isLive).forEach(Tensor::close);
+        }
+    }
+
+    /** A layer's whole backward or its input half. */
+    private interface LayerBackward {
+        Tensor run(Layer layer, int microBatch, Tensor outputGrad);
+    }
+
+    private List<Tensor> takeInputs(int microBatch) {
         List<Tensor> kept = inputs.remove(microBatch);
         if (kept == null) {
             throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in stage "
                     + index);
         }
+        return kept;
+    }
+
+    /** Counts a backward (or weight half) of this step: true for the step's last, after which the count restarts. */
+    private boolean countBackward() {
         boolean last = ++backwards == microBatches;
         if (last) {
             backwards = 0;
         }
+        return last;
+    }
+
+    /**
+     * Runs {@code pass} on each layer in reverse order, the hooks around it, each layer's output gradient closed once
+     * the layer below has read it, and its input too when {@code freeInputs}; returns the stage's input gradient.
+     */
+    private Tensor inputGradient(int microBatch, Tensor outputGrad, List<Tensor> kept, LayerBackward pass,
+                                 boolean last, boolean freeInputs) {
         Tensor dy = outputGrad;
-        try {
-            for (int i = layers.size() - 1; i >= 0; i--) {
-                Layer layer = layers.get(i);
-                hooks.beforeUse(layer, true);
-                if (i > 0) {
-                    hooks.prefetch(layers.get(i - 1), true);
-                }
-                Tensor dx = layer.backward(microBatch, dy);
-                hooks.afterUse(layer, true, last);
-                if (dy != outputGrad) {
-                    dy.close();
-                }
-                dy = dx;
+        for (int i = layers.size() - 1; i >= 0; i--) {
+            Layer layer = layers.get(i);
+            beforeBackward(i);
+            Tensor dx = pass.run(layer, microBatch, dy);
+            hooks.afterUse(layer, true, last);
+            if (dy != outputGrad) {
+                dy.close();
+            }
+            dy = dx;
+            if (freeInputs) {
                 kept.get(i).close();
             }
-            return dy;
-        } finally {
-            kept.stream().filter(Tensor::isLive).forEach(Tensor::close);
+        }
+        return dy;
+    }
+
+    private void beforeBackward(int i) {
+        hooks.beforeUse(layers.get(i), true);
+        if (i > 0) {
+            hooks.prefetch(layers.get(i - 1), true);
         }
     }
 
@@ -139,6 +214,8 @@ public final class LayerStage implements PipelineStage, AutoCloseable {
     public void close() {
         inputs.values().forEach(k -> k.stream().filter(Tensor::isLive).forEach(Tensor::close));
         inputs.clear();
+        pending.values().forEach(k -> k.stream().filter(Tensor::isLive).forEach(Tensor::close));
+        pending.clear();
         layers.forEach(Layer::close);
     }
 

@@ -1,11 +1,15 @@
 package dev.gatun.gpt.model;
 
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.tp.Parameter;
 import dev.gatun.tp.VocabParallelEmbedding;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import dev.gatun.train.LayerContext;
 import dev.gatun.train.Layer;
@@ -24,6 +28,8 @@ public final class EmbeddingLayer implements Layer {
     private final VocabParallelEmbedding wte;
     private final Parameter wpe;
     private final boolean tiedAcrossStages;
+    /** Between the halves of a split backward: a copy of each micro-batch's output gradient. */
+    private final Map<Integer, Tensor> pending = new HashMap<>();
 
     /**
      * @param tiedAcrossStages whether the head, on another pipeline stage, holds a copy of {@code wte} (a tied head in
@@ -86,8 +92,42 @@ public final class EmbeddingLayer implements Layer {
         return null;
     }
 
+    /**
+     * The input half: the ids have no gradient, so this only keeps a copy of {@code dout} for
+     * {@link #backwardWeight}, which adds both embeddings' gradients; deferring them keeps a tied head's and the
+     * embedding's additions to {@code wte}'s gradient in the order of the whole backward (the head's weight half runs
+     * first), so the sums are equal bit for bit.
+     */
+    @Override
+    public Tensor backwardInput(int microBatch, Tensor dout) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch
+                    + " already waits for its weight gradients in the embedding");
+        }
+        var stream = ctx.backend().stream();
+        Tensor kept = Tensor.allocate(ctx.allocator(), DType.FP32, dout.shape(), MemoryCategory.ACTIVATIONS,
+                "embedding.dout", stream);
+        kept.copyFrom(dout, stream);
+        pending.put(microBatch, kept);
+        return null;
+    }
+
+    @Override
+    public void backwardWeight(int microBatch) {
+        Tensor dout = pending.remove(microBatch);
+        if (dout == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch
+                    + " waits in the embedding: run backwardInput first");
+        }
+        try (dout) {
+            backward(microBatch, dout);
+        }
+    }
+
     @Override
     public void close() {
+        pending.values().forEach(Tensor::close);
+        pending.clear();
         wpe.close();
         wte.close();
     }

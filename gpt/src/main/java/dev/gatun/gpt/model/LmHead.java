@@ -31,6 +31,8 @@ public final class LmHead implements Layer {
     private final Parameter weight;
     private final boolean ownsWeight;
     private final Map<Integer, Tensor> saved = new HashMap<>();
+    /** Between the halves of a split backward: ln_f's output and the copy of the logits' gradient. */
+    private final Map<Integer, Tensor[]> pending = new HashMap<>();
 
     /**
      * @param tiedEmbedding the token embedding when it is on this rank and tied, else null (the head then creates
@@ -141,10 +143,69 @@ public final class LmHead implements Layer {
         }
     }
 
+    /**
+     * The input half of the backward: {@code dh = dz·W_r}, all-reduced over tp, then ln_f's backward (its gradients
+     * added here). Kept for {@link #backwardWeight}: a copy of the logits' gradient {@code dz [B·T, Vp/tp]} and
+     * ln_f's output, which {@code dW_r += dzᵀ·h} reads.
+     */
+    @Override
+    public Tensor backwardInput(int microBatch, Tensor dlogits) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch
+                    + " already waits for its weight gradients in lm_head");
+        }
+        Tensor h = saved.remove(microBatch);
+        if (h == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in lm_head");
+        }
+        long n = h.numel() / channels;
+        var stream = ctx.backend().stream();
+        Tensor dz = Tensor.allocate(ctx.allocator(), DType.FP32, dlogits.shape(), MemoryCategory.ACTIVATIONS,
+                "lm_head.dlogits", stream);
+        boolean ok = false;
+        try (Tensor dh = Tensor.allocate(ctx.allocator(), DType.FP32, h.shape(), MemoryCategory.ACTIVATIONS,
+                "lm_head.dh", stream)) {
+            dz.copyFrom(dlogits, stream);
+            Tensor dh2 = dh.reshape(n, channels);
+            Tensor w = weight.compute();
+            MixedGemm.gemm(ctx.backend(), ctx.allocator(), w.dtype(), dz, Transpose.NONE, w, Transpose.NONE, dh2, 0f);
+            ctx.tp().copyToRegion().backward(dh2, dh2);
+            Tensor dx = lnf.backward(microBatch, dh);
+            pending.put(microBatch, new Tensor[] {h, dz});
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                dz.close();
+                h.close();
+            }
+        }
+    }
+
+    /** The weight half: {@code dW_r += dzᵀ·h} from what {@link #backwardInput} kept. */
+    @Override
+    public void backwardWeight(int microBatch) {
+        Tensor[] p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch
+                    + " waits in lm_head: run backwardInput first");
+        }
+        try (Tensor h = p[0]; Tensor dz = p[1]) {
+            Tensor w = weight.compute();
+            MixedGemm.gemm(ctx.backend(), ctx.allocator(), w.dtype(), dz, Transpose.TRANSPOSE,
+                    h.reshape(h.numel() / channels, channels), Transpose.NONE, weight.grad(), 1f);
+        }
+    }
+
     @Override
     public void close() {
         saved.values().forEach(Tensor::close);
         saved.clear();
+        pending.values().forEach(p -> {
+            p[0].close();
+            p[1].close();
+        });
+        pending.clear();
         if (ownsWeight) {
             weight.close();
         }

@@ -1,5 +1,6 @@
 package dev.gatun.gpt.model;
 
+import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.Tensor;
 import dev.gatun.tp.ParallelAttention;
 import dev.gatun.tp.ParallelMlp;
@@ -34,8 +35,19 @@ public final class TransformerBlock implements Layer {
     private final ParallelMlp mlp;
     private final Recompute recompute;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    private final Map<Integer, Pending> pending = new HashMap<>();
     /** Under full recomputation: each micro-batch's input (the caller's tensor), from the forward to the backward. */
     private final Map<Integer, Tensor> inputs = new HashMap<>();
+
+    /** Between the halves of a split backward: the gradients and inputs the linear layers' weight halves read. */
+    private record Pending(Tensor dy, Tensor dr, Tensor ln1Out, Tensor ln2Out) {
+        void close() {
+            dy.close();
+            dr.close();
+            ln1Out.close();
+            ln2Out.close();
+        }
+    }
 
     /** The block's own intermediate tensors, which its sub-layers keep by reference until the backward. */
     private record Saved(Tensor ln1Out, Tensor residual, Tensor ln2Out) {
@@ -108,6 +120,22 @@ public final class TransformerBlock implements Layer {
         return y;
     }
 
+    /** What the forward of {@code microBatch} kept; under full recomputation its forward runs again first. */
+    private Saved takeSaved(int microBatch) {
+        if (recompute == Recompute.FULL) {
+            Tensor x = inputs.remove(microBatch);
+            if (x == null) {
+                throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+            }
+            run(microBatch, x).close();
+        }
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+        }
+        return s;
+    }
+
     /** The forward, keeping what the backward reads. */
     private Tensor run(int microBatch, Tensor x) {
         var backend = ctx.backend();
@@ -123,17 +151,7 @@ public final class TransformerBlock implements Layer {
 
     @Override
     public Tensor backward(int microBatch, Tensor dy) {
-        if (recompute == Recompute.FULL) {
-            Tensor x = inputs.remove(microBatch);
-            if (x == null) {
-                throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
-            }
-            run(microBatch, x).close();
-        }
-        Saved s = saved.remove(microBatch);
-        if (s == null) {
-            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
-        }
+        Saved s = takeSaved(microBatch);
         var backend = ctx.backend();
         try {
             Tensor dr;
@@ -151,10 +169,72 @@ public final class TransformerBlock implements Layer {
         }
     }
 
+    /**
+     * The input half of the backward: {@code dx} through the MLP, ln_2, attention and ln_1, each linear layer
+     * computing only its input gradient; kept for {@link #backwardWeight} are a copy of {@code dy} (what the MLP's
+     * {@code proj} reads), the residual stream's gradient (attention's {@code proj}), and ln_1's and ln_2's outputs (the
+     * inputs of {@code qkv} and {@code fc}). The LayerNorms' own gradients are added here.
+     */
+    @Override
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " already waits for its weight gradients in "
+                    + name);
+        }
+        Saved s = takeSaved(microBatch);
+        var backend = ctx.backend();
+        Tensor dyKept = Tensor.allocate(ctx.allocator(), dy.dtype(), dy.shape(), MemoryCategory.ACTIVATIONS,
+                name + ".dout", backend.stream());
+        Tensor dr = null;
+        boolean ok = false;
+        try {
+            dyKept.copyFrom(dy, backend.stream());
+            try (Tensor db = mlp.backwardInput(microBatch, dyKept)) {
+                dr = ln2.backward(microBatch, db);
+            }
+            backend.add(dy, dr, dr);
+            Tensor dx;
+            try (Tensor da = attn.backwardInput(microBatch, dr)) {
+                dx = ln1.backward(microBatch, da);
+            }
+            backend.add(dr, dx, dx);
+            pending.put(microBatch, new Pending(dyKept, dr, s.ln1Out(), s.ln2Out()));
+            s.residual().close();
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                dyKept.close();
+                if (dr != null) {
+                    dr.close();
+                }
+                s.close();
+            }
+        }
+    }
+
+    /** The weight half: the MLP's and attention's linear layers' gradients, from what {@link #backwardInput} kept. */
+    @Override
+    public void backwardWeight(int microBatch) {
+        Pending p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch + " waits in " + name
+                    + ": run backwardInput first");
+        }
+        try {
+            mlp.backwardWeight(microBatch);
+            attn.backwardWeight(microBatch);
+        } finally {
+            p.close();
+        }
+    }
+
     @Override
     public void close() {
         saved.values().forEach(Saved::close);
         saved.clear();
+        pending.values().forEach(Pending::close);
+        pending.clear();
         inputs.clear();
         mlp.close();
         ln2.close();

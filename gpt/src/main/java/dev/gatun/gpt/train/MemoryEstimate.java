@@ -216,6 +216,8 @@ public final class MemoryEstimate {
         private final Map<Integer, Integer> backwards = new HashMap<>();
         /** Tensors waiting for their consumer: negative bytes an activation, positive a receive buffer. */
         private final Map<Action, Long> ready = new HashMap<>();
+        /** Split backwards: the bytes each pending weight half frees (what the layers kept and their inputs). */
+        private final Map<Action, Long> pendingWeights = new HashMap<>();
         private Integer inFlight;
         private long scratch;
 
@@ -329,6 +331,8 @@ public final class MemoryEstimate {
             for (Step s : schedule.steps(ppRank)) {
                 switch (s) {
                     case Step.Compute cmp when cmp.action().type() == ActionType.FORWARD -> forward(cmp.action());
+                    case Step.Compute cmp when cmp.action().type() == ActionType.BACKWARD_WEIGHT ->
+                            backwardWeight(cmp.action());
                     case Step.Compute cmp -> backward(cmp.action());
                     case Step.Group g -> group(g.ops());
                 }
@@ -457,13 +461,16 @@ public final class MemoryEstimate {
             }
         }
 
+        /** A whole backward, or the input half of a split one (what its weight half frees is noted). */
         private void backward(Action a) {
             int s = a.stage();
             int chunk = schedule.chunkOf(s);
+            boolean whole = a.type() == ActionType.BACKWARD;
             List<Integer> us = chunkUnits.get(chunk);
-            long outputGrad = ready.remove(a);
-            boolean lastBackward = backwards.merge(chunk, 1, Integer::sum) == layout.microBatches();
+            long outputGrad = ready.remove(Action.backward(s, a.microBatch()));
+            boolean lastBackward = whole && backwards.merge(chunk, 1, Integer::sum) == layout.microBatches();
             boolean dyIsOutputGrad = true;
+            long kept = 0;
             for (int i = us.size() - 1; i >= 0; i--) {
                 int u = us.get(i);
                 beforeUse(u, true);
@@ -471,17 +478,119 @@ public final class MemoryEstimate {
                     prefetch(us.get(i - 1));
                 }
                 Unit unit = units.get(u);
-                backward(unit);
+                if (whole) {
+                    backward(unit);
+                } else {
+                    kept += backwardInput(unit);
+                }
                 afterUse(u, true, lastBackward);
                 if (!dyIsOutputGrad) {
                     ledger.free(A, 4 * n * c);
                 }
                 dyIsOutputGrad = false;
-                ledger.free(A, i == 0 ? (s == 0 ? 4 * n : 4 * n * c) : 4 * n * c); // the layer's kept input
+                long input = i == 0 ? (s == 0 ? 4 * n : 4 * n * c) : 4 * n * c; // the layer's kept input
+                if (whole) {
+                    ledger.free(A, input);
+                } else {
+                    kept += input;
+                }
+            }
+            if (!whole) {
+                pendingWeights.put(Action.backwardWeight(s, a.microBatch()), kept);
             }
             release(outputGrad);
             if (s > 0) {
                 ready.put(consumer(s, ActionType.SEND_B, a.microBatch()), -4 * n * c); // the first layer's dx
+            }
+        }
+
+        /** The weight half of a split backward: each layer's weight gradients, then what the input half kept goes. */
+        private void backwardWeight(Action a) {
+            int chunk = schedule.chunkOf(a.stage());
+            List<Integer> us = chunkUnits.get(chunk);
+            boolean lastBackward = backwards.merge(chunk, 1, Integer::sum) == layout.microBatches();
+            for (int i = us.size() - 1; i >= 0; i--) {
+                int u = us.get(i);
+                beforeUse(u, true);
+                if (i > 0) {
+                    prefetch(us.get(i - 1));
+                }
+                backwardWeight(units.get(u));
+                afterUse(u, true, lastBackward);
+            }
+            ledger.free(A, pendingWeights.remove(a));
+        }
+
+        /**
+         * A layer's input-gradient half: like {@link #backward(Unit)}, but the weight-gradient GEMMs wait and what
+         * they read stays: returns those bytes (freed by the weight half), its dx allocated.
+         */
+        private long backwardInput(Unit u) {
+            long nc = n * c;
+            switch (u.kind()) {
+                case EMBEDDING -> {
+                    ledger.alloc(A, 4 * nc); // a copy of dout
+                    return 4 * nc;
+                }
+                case BLOCK -> {
+                    if (u.recompute() == Recompute.FULL) {
+                        forward(new Unit(Kind.BLOCK, u.numel(), u.computeOnly(), u.padded(), u.deferred(),
+                                Recompute.NONE));
+                        ledger.free(A, 4 * nc);
+                    }
+                    long h4 = 4 * nc / tp;
+                    ledger.alloc(A, 4 * nc); // a copy of dy, which proj's weight gradient reads
+                    ledger.alloc(A, 4 * h4); // dact
+                    cast(nc);
+                    ledger.alloc(A, 4 * h4); // dpre, kept for fc's weight gradient
+                    ledger.alloc(A, 4 * nc); // db
+                    cast(h4);
+                    ledger.free(A, 4 * 2 * h4); // dact, pre (act stays)
+                    ledger.alloc(A, 4 * nc); // dr, kept for attention proj's weight gradient
+                    ledger.free(A, 4 * 2 * n); // ln2's mean, rstd
+                    ledger.free(A, 4 * nc); // db
+                    if (u.recompute() == Recompute.SELECTIVE) {
+                        ledger.alloc(A, 4 * attention);
+                        ledger.bump(A, 4 * nc / tp);
+                    }
+                    ledger.alloc(A, 4 * nc / tp); // dout
+                    cast(nc);
+                    ledger.alloc(A, 4 * 3 * nc / tp); // dqkv, kept for qkv's weight gradient
+                    scratch = Math.max(scratch, 4 * (5 * nc / tp + attention));
+                    ledger.alloc(A, 4 * nc); // da
+                    cast(3 * nc / tp);
+                    ledger.free(A, 4 * (nc / tp + attention + 3 * nc / tp)); // dout, att, qkv (out stays)
+                    ledger.alloc(A, 4 * nc); // dx
+                    ledger.free(A, 4 * 2 * n); // ln1's mean, rstd
+                    ledger.free(A, 4 * nc); // da
+                    ledger.free(A, 4 * nc); // r (a and b stay)
+                    // kept: dy, dr, a, b; act, dpre; out, dqkv
+                    return 4 * (4 * nc + 2 * h4 + nc / tp + 3 * nc / tp);
+                }
+                case HEAD -> {
+                    ledger.alloc(A, 4 * n * vLocal); // a copy of dlogits
+                    ledger.alloc(A, 4 * nc); // dh
+                    cast(n * vLocal);
+                    ledger.alloc(A, 4 * nc); // dx
+                    ledger.free(A, 4 * 2 * n); // mean, rstd
+                    ledger.free(A, 4 * nc); // dh (h stays)
+                    return 4 * (n * vLocal + nc);
+                }
+            }
+            throw new AssertionError(u.kind());
+        }
+
+        /** A layer's weight-gradient half: the GEMMs' operand casts; nothing new is kept. */
+        private void backwardWeight(Unit u) {
+            long nc = n * c;
+            if (u.kind() == Kind.BLOCK) {
+                long h4 = 4 * nc / tp;
+                cast(nc, h4);
+                cast(h4, nc);
+                cast(nc, nc / tp);
+                cast(3 * nc / tp, nc);
+            } else if (u.kind() == Kind.HEAD) {
+                cast(n * vLocal, nc);
             }
         }
 

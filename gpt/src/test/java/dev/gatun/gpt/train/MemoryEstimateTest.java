@@ -69,7 +69,13 @@ class MemoryEstimateTest {
                 Arguments.of(wide, layout(1, 2, 2, 0, "interleaved", 4, 2), PrecisionPolicy.FP32, 8,
                         RecomputePlan.all(Recompute.SELECTIVE)),
                 Arguments.of(four, layout(2, 2, 1, 2, "1f1b", 2, 1), PrecisionPolicy.BF16_MIXED, 8,
-                        RecomputePlan.all(Recompute.FULL).with("h1", Recompute.SELECTIVE)));
+                        RecomputePlan.all(Recompute.FULL).with("h1", Recompute.SELECTIVE)),
+                Arguments.of(tiny, layout(1, 1, 2, 0, "zb-h1", 4, 1), PrecisionPolicy.FP32, 16, RecomputePlan.NONE),
+                Arguments.of(wide, layout(2, 2, 2, 3, "zb-h1", 2, 1), PrecisionPolicy.BF16_MIXED, 8,
+                        RecomputePlan.NONE),
+                Arguments.of(four, layout(2, 1, 2, 2, "zb-h1", 4, 1), PrecisionPolicy.FP32, 16, RecomputePlan.NONE),
+                Arguments.of(longer, layout(1, 1, 3, 1, "zb-h1", 3, 1), PrecisionPolicy.FP32, 6,
+                        RecomputePlan.all(Recompute.SELECTIVE).with("h2", Recompute.FULL)));
     }
 
     static ParallelLayout layout(int dp, int tp, int pp, int zero, String schedule, int m, int v) {

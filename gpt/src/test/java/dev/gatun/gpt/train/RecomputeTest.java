@@ -10,10 +10,8 @@ import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.Recompute;
 import dev.gatun.train.RecomputePlan;
 import dev.gatun.train.ScheduleKind;
-import dev.gatun.train.StepMetrics;
 import dev.gatun.train.TrainOptions;
 import dev.gatun.train.Training;
-import dev.gatun.train.checkpoint.ModelWeights;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import org.junit.jupiter.api.Timeout;
@@ -23,11 +21,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 
 /**
  * Activation recomputation changes memory and time, never the numbers: on the CPU backend (deterministic kernels)
@@ -67,15 +63,7 @@ class RecomputeTest {
                 RecomputePlan.all(Recompute.SELECTIVE).with("h0", Recompute.FULL).with("h3", Recompute.NONE))) {
             Training.Result run = train(layout, policy, plan);
             String what = layout + " " + policy.name() + " recompute " + plan;
-            for (int s = 0; s < STEPS; s++) {
-                StepMetrics a = reference.steps().get(s);
-                StepMetrics b = run.steps().get(s);
-                assertEquals(Double.doubleToRawLongBits(a.loss()), Double.doubleToRawLongBits(b.loss()),
-                        what + ": loss of step " + s + " " + a.loss() + " vs " + b.loss());
-                assertEquals(Float.floatToRawIntBits(a.gradNorm()), Float.floatToRawIntBits(b.gradNorm()),
-                        what + ": gradient norm of step " + s);
-            }
-            assertSameWeights(reference.weights(), run.weights(), what);
+            SameRun.assertBitForBit(reference, run, what);
         }
     }
 
@@ -86,22 +74,5 @@ class RecomputeTest {
                 CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60))).run(DATA, STEPS, m -> { }, true);
         assertEquals(STEPS, result.steps().size());
         return result;
-    }
-
-    private static void assertSameWeights(ModelWeights expected, ModelWeights actual, String what) {
-        Map<String, ModelWeights.Full> want = expected.all();
-        Map<String, ModelWeights.Full> got = actual.all();
-        assertEquals(want.keySet(), got.keySet(), what);
-        assertFalse(want.isEmpty(), what);
-        for (var e : want.entrySet()) {
-            float[] a = e.getValue().values();
-            float[] b = got.get(e.getKey()).values();
-            assertEquals(a.length, b.length, what + ": " + e.getKey());
-            for (int i = 0; i < a.length; i++) {
-                if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
-                    throw new AssertionError(what + ": " + e.getKey() + "[" + i + "] " + a[i] + " vs " + b[i]);
-                }
-            }
-        }
     }
 }
