@@ -7,3 +7,16 @@ for candidate in "${JAVA_HOME:-}" "$(dirname "$(dirname "$(readlink -f "$(comman
 done
 [ -n "${JAVA:-}" ] || { echo "no JDK >= 22 found: set JAVA_HOME" >&2; exit 1; }
 export JAVA
+
+# jmh_run BENCHMARK: builds jmh/target/benchmarks.jar when it is missing, then runs BENCHMARK (with $JMH_OPTS), its
+# output on stderr and in the file $JMH_LOG, removed on exit.
+jmh_run() {
+  local root jar
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  jar="$root/jmh/target/benchmarks.jar"
+  [ -f "$jar" ] || (cd "$root" && mvn -q -B -ntp -DskipTests package -pl jmh -am) >&2
+  JMH_LOG=$(mktemp)
+  trap 'rm -f "$JMH_LOG"' EXIT
+  "$JAVA" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -jar "$jar" "$1" ${JMH_OPTS:-} \
+    | tee "$JMH_LOG" >&2
+}

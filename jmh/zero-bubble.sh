@@ -4,15 +4,9 @@
 # (idle / makespan, mean over the ranks) measured and simulated (paper costs T_F = T_B = T_W, and the measured mean
 # durations), and ZB-H1's as ratios to 1F1B's. Extra JMH options: JMH_OPTS (e.g. "-i 8").
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-source "$root/jmh/jdk.sh"
-jar="$root/jmh/target/benchmarks.jar"
-[ -f "$jar" ] || (cd "$root" && mvn -q -B -ntp -DskipTests package -pl jmh -am) >&2
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-"$JAVA" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -jar "$jar" ZeroBubbleBenchmark \
-  ${JMH_OPTS:-} | tee "$log" >&2
-python3 - "$log" <<'PY'
+source "$(dirname "$0")/jdk.sh"
+jmh_run ZeroBubbleBenchmark
+python3 - "$JMH_LOG" <<'PY'
 import re, sys
 rows = {m.group(1): tuple(float(x) for x in m.groups()[1:]) for m in re.finditer(
     r"# schedule (\S+): step ([\d.]+) ms, bubble measured ([\d.]+), simulated paper ([\d.]+), "

@@ -60,7 +60,14 @@ class LayoutEquivalenceTest {
                 layout(2, 1, 2, ZeroStage.THREE, ScheduleKind.INTERLEAVED, 2, 2),
                 layout(1, 1, 2, ZeroStage.NONE, ScheduleKind.ZB_H1, 4, 1),
                 layout(2, 2, 2, ZeroStage.THREE, ScheduleKind.ZB_H1, 2, 1),
-                layout(4, 1, 1, ZeroStage.TWO, oneF, 1, 1));
+                layout(4, 1, 1, ZeroStage.TWO, oneF, 1, 1),
+                // sequence parallelism: the LayerNorms and the residual stream split over tp along the tokens
+                layout(1, 2, 1, ZeroStage.NONE, oneF, 1, 1).withSequenceParallel(true),
+                layout(1, 4, 1, ZeroStage.NONE, oneF, 2, 1).withSequenceParallel(true),
+                layout(1, 2, 2, ZeroStage.NONE, oneF, 4, 1).withSequenceParallel(true),
+                layout(2, 2, 2, ZeroStage.THREE, oneF, 2, 1).withSequenceParallel(true),
+                layout(1, 2, 2, ZeroStage.ONE, ScheduleKind.INTERLEAVED, 2, 2).withSequenceParallel(true),
+                layout(2, 2, 2, ZeroStage.TWO, ScheduleKind.ZB_H1, 2, 1).withSequenceParallel(true));
     }
 
     static Stream<ParallelLayout> mixedLayouts() {
@@ -69,7 +76,8 @@ class LayoutEquivalenceTest {
                 layout(2, 1, 1, ZeroStage.TWO, oneF, 1, 1),
                 layout(1, 2, 2, ZeroStage.NONE, oneF, 2, 1),
                 layout(1, 2, 2, ZeroStage.ONE, ScheduleKind.ZB_H1, 2, 1),
-                layout(2, 2, 2, ZeroStage.THREE, oneF, 2, 1));
+                layout(2, 2, 2, ZeroStage.THREE, oneF, 2, 1),
+                layout(1, 4, 2, ZeroStage.THREE, oneF, 2, 1).withSequenceParallel(true));
     }
 
     @ParameterizedTest(name = "{0}")

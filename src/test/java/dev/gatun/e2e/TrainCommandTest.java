@@ -87,6 +87,19 @@ class TrainCommandTest {
         assertTrue(Files.readString(dir.resolve("full").resolve("memory.svg")).contains("recompute full"));
     }
 
+    /** Sequence parallelism trains the same run (the loss line) in less activation memory, and the run says so. */
+    @Test
+    void sequenceParallelismTrainsTheSameRunInLessMemory(@TempDir Path dir) throws IOException {
+        String[] layout = {"--tp", "2", "--pp", "2", "--microbatches", "2", "--steps", "3", "--seq-len", "64"};
+        Cli.Run none = train(concat(layout, "--out", dir.resolve("none").toString()));
+        Cli.Run sp = train(concat(layout, "--sequence-parallel", "--out", dir.resolve("sp").toString()));
+        assertEquals(0, none.exit(), none.out() + none.err());
+        assertEquals(0, sp.exit(), sp.out() + sp.err());
+        assertTrue(sp.out().contains("layout  dp1 tp2 pp2 zero0 1f1b m2 sp,"), sp.out());
+        assertEquals(line(none.out(), "loss    "), line(sp.out(), "loss    "));
+        assertTrue(estimatedActivations(sp.out()) < estimatedActivations(none.out()), sp.out() + none.out());
+    }
+
     /** ZB-H1 trains 1F1B's run (the same loss line) and its Gantt chart shows the weight halves. */
     @Test
     void zeroBubbleTrainsThe1F1BRunWithItsWeightHalvesCharted(@TempDir Path dir) throws IOException {
@@ -153,6 +166,8 @@ class TrainCommandTest {
             "--dp 3|--batch 16 must be a multiple of dp x microbatches = 3",
             "--zero 4|--zero must be 0, 1, 2 or 3, got 4",
             "--schedule zigzag|unknown schedule 'zigzag': choose one of gpipe, 1f1b, interleaved, zb-h1",
+            "--sequence-parallel|--sequence-parallel needs --tp >= 2, got 1",
+            "--sequence-parallel --tp 2 --batch 3 --seq-len 5|--sequence-parallel splits a micro-batch's 15 tokens over --tp 2",
             "--schedule interleaved --pp 2|the interleaved schedule needs --virtual-stages >= 2",
             "--schedule interleaved --virtual-stages 2|the interleaved schedule needs --pp >= 2, got 1",
             "--data /no/such/file.txt|data file /no/such/file.txt does not exist",

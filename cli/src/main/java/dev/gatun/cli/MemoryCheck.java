@@ -133,7 +133,8 @@ final class MemoryCheck {
     }
 
     private ParallelLayout with(int dp, int tp, int pp, ZeroStage zero, int microBatches) {
-        return new ParallelLayout(dp, tp, pp, zero, layout.schedule(), microBatches, layout.virtualStages());
+        return new ParallelLayout(dp, tp, pp, zero, layout.schedule(), microBatches, layout.virtualStages(),
+                layout.sequenceParallel() && tp > 1);
     }
 
     /** The changes to try, cheapest first. */
@@ -147,6 +148,9 @@ final class MemoryCheck {
             for (int z = layout.zero().ordinal() + 1; z <= 3; z++) {
                 changes.add(new Change("--zero " + z, with(dp, tp, pp, ZeroStage.values()[z], m), policy, batch));
             }
+        }
+        if (tp > 1 && !layout.sequenceParallel()) { // the activations between the tp regions split, no compute added
+            changes.add(new Change("--sequence-parallel", layout.withSequenceParallel(true), policy, batch));
         }
         List<Integer> more = new ArrayList<>();
         for (int k = 2 * m; (long) dp * k <= batch; k *= 2) {

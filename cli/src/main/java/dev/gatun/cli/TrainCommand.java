@@ -85,6 +85,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--virtual-stages", defaultValue = "1", description = "model chunks per pipeline rank, interleaved only (default ${DEFAULT-VALUE})")
     int virtualStages;
 
+    @Option(names = "--sequence-parallel", description = "with --tp > 1, split the LayerNorms and the residual stream "
+            + "over the tp group along the tokens (Megatron's sequence parallelism)")
+    boolean sequenceParallel;
+
     @Option(names = "--recompute", defaultValue = "none", description = "activation recomputation: none, selective "
             + "(the attention core again in the backward) or full (each block's forward again) (default ${DEFAULT-VALUE})")
     String recompute;
@@ -392,7 +396,7 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--zero must be 0, 1, 2 or 3, got " + zero);
         }
         var layout = new ParallelLayout(dp, tp, pp, ZeroStage.values()[zero], ScheduleKind.byName(schedule),
-                microBatches, virtualStages);
+                microBatches, virtualStages, sequenceParallel);
         layout.validate(new GptModel(config), batch);
         PrecisionPolicy policy = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> PrecisionPolicy.FP32;

@@ -75,6 +75,17 @@ class MemoryCheckTest {
     }
 
     @Test
+    void aTensorParallelRunIsOfferedSequenceParallelism() {
+        var layout = layout(1, 2, 1, ZeroStage.NONE, 1);
+        long need = world(WIDE, layout, PrecisionPolicy.FP32, 8);
+        long sp = world(WIDE, layout.withSequenceParallel(true), PrecisionPolicy.FP32, 8);
+        assertTrue(sp < need, sp + " vs " + need);
+        var check = new MemoryCheck(WIDE, layout, PrecisionPolicy.FP32, 8, new MemoryLimit(need - 1, true, "host"));
+        String why = check.refusal().orElseThrow();
+        assertTrue(why.contains("--sequence-parallel brings it to " + ByteSize.format(sp)), why);
+    }
+
+    @Test
     void theTensorParallelChangeNeedsMoreGpusAndSaysSo() {
         var layout = layout(1, 1, 1, ZeroStage.NONE, 1);
         long rank = MemoryEstimate.of(WIDE, layout, PrecisionPolicy.FP32, 1).largest().neededBytes();

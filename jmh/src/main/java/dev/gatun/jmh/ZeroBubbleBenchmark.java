@@ -19,7 +19,6 @@ import dev.gatun.train.Training;
 import dev.gatun.zero.PrecisionPolicy;
 import dev.gatun.zero.ZeroStage;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -39,8 +38,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.infra.IterationParams;
-import org.openjdk.jmh.runner.IterationType;
 
 /**
  * 1F1B against ZB-H1 (Qi et al., "Zero Bubble Pipeline Parallelism", 2024) at pp 4 with m 8 micro-batches: a GPT of
@@ -62,7 +59,7 @@ import org.openjdk.jmh.runner.IterationType;
 @Warmup(iterations = 2)
 @Measurement(iterations = 5)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector"})
-public class ZeroBubbleBenchmark {
+public class ZeroBubbleBenchmark extends TrainingRuns {
     static final int PP = 4;
     static final int MICRO_BATCHES = 8;
     static final int STEPS = 3;
@@ -73,8 +70,6 @@ public class ZeroBubbleBenchmark {
 
     private TokenDataset data;
     private GptTraining training;
-    private final List<double[]> rows = new ArrayList<>();
-    private boolean warmingUp;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -85,11 +80,6 @@ public class ZeroBubbleBenchmark {
         training = new GptTraining(CONFIG, layout, options, CommOptions.DEFAULT.withTimeout(Duration.ofMinutes(5)));
     }
 
-    @Setup(Level.Iteration)
-    public void iteration(IterationParams params) {
-        warmingUp = params.getType() == IterationType.WARMUP;
-    }
-
     @Benchmark
     public double train() {
         Training.Result r = training.run(data, STEPS, m -> { });
@@ -98,12 +88,10 @@ public class ZeroBubbleBenchmark {
         var sched = measured.schedule();
         Timeline paper = ScheduleSimulator.simulate(sched, CostModel.uniform(1, 1, 1));
         Timeline fromMeasured = ScheduleSimulator.simulate(sched, meanDurations(measured));
-        if (!warmingUp) {
-            double peakActivations = r.ranks().stream()
+        double peakActivations = r.ranks().stream()
                 .mapToLong(k -> k.memory().usage(MemoryCategory.ACTIVATIONS).peakBytes()).max().orElse(0);
-        rows.add(new double[] {seconds * 1e3, meanBubble(measured), meanBubble(paper), meanBubble(fromMeasured),
-                peakActivations, mean(measured, "F"), mean(measured, "B"), mean(measured, "I"), mean(measured, "W")});
-        }
+        record(seconds * 1e3, meanBubble(measured), meanBubble(paper), meanBubble(fromMeasured), peakActivations,
+                mean(measured, "F"), mean(measured, "B"), mean(measured, "I"), mean(measured, "W"));
         return r.steps().getLast().loss();
     }
 
@@ -135,15 +123,8 @@ public class ZeroBubbleBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        List<double[]> measured = rows;
-        double[] mean = new double[9];
-        for (double[] row : measured) {
-            for (int i = 0; i < mean.length; i++) {
-                mean[i] += row[i] / measured.size();
-            }
-        }
         System.out.printf(Locale.ROOT, "%n# schedule %s: step %.1f ms, bubble measured %.4f, simulated paper %.4f,"
                 + " simulated measured-costs %.4f, peak activations %.0f bytes, mean ms F %.2f B %.2f I %.2f W %.2f%n",
-                schedule, mean[0], mean[1], mean[2], mean[3], mean[4], mean[5], mean[6], mean[7], mean[8]);
+                schedule, mean(0), mean(1), mean(2), mean(3), mean(4), mean(5), mean(6), mean(7), mean(8));
     }
 }

@@ -22,12 +22,18 @@ import java.util.function.IntUnaryOperator;
  *
  * <p>Backward: {@code dX = all-reduce(dY_r·W_r)}, {@code dW_r += dY_rᵀ·X}, {@code db_r += Σ_n dY_r}. The input of each
  * micro-batch is kept (by reference: the caller leaves it unchanged) until that micro-batch's backward.
+ *
+ * <p>With {@code sequenceParallel} the input is this rank's {@code N/tp} rows {@code X_s} of {@code X} and passes
+ * {@link Mappings#gatherFromSequenceParallelRegion()} instead of {@code f}: {@code X = all-gather(X_s)} before the
+ * GEMM, and {@code dX_s = reduce-scatter(dY_r·W_r)}. Only {@code X_s} is kept: the backward all-gathers {@code X}
+ * again for {@code dW_r} (the paper's choice, which keeps the activation memory of the input divided by tp).
  */
 public final class ColumnParallelLinear implements AutoCloseable {
     private final int in;
     private final int out;
     private final int localOut;
     private final boolean gatherOutput;
+    private final boolean sequenceParallel;
     private final IntUnaryOperator globalRow;
     private final Backend backend;
     private final TensorAllocator allocator;
@@ -51,7 +57,17 @@ public final class ColumnParallelLinear implements AutoCloseable {
     public ColumnParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
                                 String name, long seed, boolean gatherOutput) {
         this(in, out, mappings, backend, allocator, name, seed, gatherOutput,
-                contiguous(out, mappings.group().size(), mappings.group().rank()));
+                contiguous(out, mappings.group().size(), mappings.group().rank()), false);
+    }
+
+    /**
+     * A contiguous shard whose input is split along its rows over the group ({@code sequenceParallel}, see the class
+     * comment), with the output this rank's columns.
+     */
+    public static ColumnParallelLinear sequenceParallel(int in, int out, Mappings mappings, Backend backend,
+                                                        TensorAllocator allocator, String name, long seed) {
+        return new ColumnParallelLinear(in, out, mappings, backend, allocator, name, seed, false,
+                contiguous(out, mappings.group().size(), mappings.group().rank()), true);
     }
 
     /**
@@ -59,8 +75,13 @@ public final class ColumnParallelLinear implements AutoCloseable {
      * shard, e.g. the q, k and v columns of this rank's heads); {@code gatherOutput} then needs the contiguous layout.
      */
     ColumnParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
-                         String name, long seed, boolean gatherOutput, IntUnaryOperator globalRow) {
+                         String name, long seed, boolean gatherOutput, IntUnaryOperator globalRow,
+                         boolean sequenceParallel) {
         int tp = mappings.group().size();
+        if (gatherOutput && sequenceParallel) {
+            throw new IllegalArgumentException("a sequence-parallel input and a gathered output do not combine");
+        }
+        this.sequenceParallel = sequenceParallel;
         Shard.requireDivides("out", out, tp);
         if (in < 1) {
             throw new IllegalArgumentException("in must be at least 1, got " + in);
@@ -123,13 +144,23 @@ public final class ColumnParallelLinear implements AutoCloseable {
                     + weight.name() + ": run its backward first");
         }
         var stream = backend.stream();
-        Tensor y = Tensor.allocate(allocator, DType.FP32, Shapes.withLast(x.shape(), localOut),
-                MemoryCategory.ACTIVATIONS, weight.name() + ".out", stream);
-        Tensor y2 = y.reshape(-1, localOut);
-        mappings.copyToRegion().forward(x2, x2);
-        Tensor w = weight.compute();
-        MixedGemm.gemm(backend, allocator, w.dtype(), x2, Transpose.NONE, w, Transpose.TRANSPOSE, y2, 0f);
-        backend.addBias(y2, bias.value());
+        Tensor input = sequenceParallel ? gatherInput(x2) : x2;
+        Tensor y;
+        try {
+            y = Tensor.allocate(allocator, DType.FP32, sequenceParallel ? Shape.of(input.shape().dim(0), localOut)
+                    : Shapes.withLast(x.shape(), localOut), MemoryCategory.ACTIVATIONS, weight.name() + ".out", stream);
+            Tensor y2 = y.reshape(-1, localOut);
+            if (!sequenceParallel) {
+                mappings.copyToRegion().forward(x2, x2);
+            }
+            Tensor w = weight.compute();
+            MixedGemm.gemm(backend, allocator, w.dtype(), input, Transpose.NONE, w, Transpose.TRANSPOSE, y2, 0f);
+            backend.addBias(y2, bias.value());
+        } finally {
+            if (sequenceParallel) {
+                input.close();
+            }
+        }
         inputs.put(microBatch, x);
         if (!gatherOutput) {
             return y;
@@ -139,6 +170,22 @@ public final class ColumnParallelLinear implements AutoCloseable {
                     MemoryCategory.ACTIVATIONS, weight.name() + ".out", stream);
             mappings.gatherFromRegion().forward(y, full);
             return full;
+        }
+    }
+
+    /** Sequence parallelism: the whole input {@code X [N, in]} all-gathered from the ranks' rows (a new tensor). */
+    private Tensor gatherInput(Tensor x2) {
+        Tensor full = Tensor.allocate(allocator, x2.dtype(), Shape.of(x2.shape().dim(0) * mappings.group().size(), in),
+                MemoryCategory.ACTIVATIONS, weight.name() + ".input", backend.stream());
+        boolean ok = false;
+        try {
+            mappings.gatherFromSequenceParallelRegion().forward(x2, full);
+            ok = true;
+            return full;
+        } finally {
+            if (!ok) {
+                full.close();
+            }
         }
     }
 
@@ -152,7 +199,6 @@ public final class ColumnParallelLinear implements AutoCloseable {
         try {
             Tensor dx = inputGrad(x, dyLocal);
             weightGrads(x, dyLocal);
-            mappings.copyToRegion().backward(dx.reshape(-1, in), dx.reshape(-1, in));
             return dx;
         } finally {
             if (gatherOutput) {
@@ -177,7 +223,6 @@ public final class ColumnParallelLinear implements AutoCloseable {
         boolean ok = false;
         try {
             Tensor dx = inputGrad(x, dyLocal);
-            mappings.copyToRegion().backward(dx.reshape(-1, in), dx.reshape(-1, in));
             pending.put(microBatch, new Pending(x, dyLocal));
             ok = true;
             return dx;
@@ -215,7 +260,7 @@ public final class ColumnParallelLinear implements AutoCloseable {
 
     /** {@code dY_r [N, out/tp]}: {@code dy} itself, or this rank's columns of it (a new tensor) with gatherOutput. */
     private Tensor localGrad(Tensor x, Tensor dy) {
-        long n = x.numel() / in;
+        long n = x.numel() / in * (sequenceParallel ? mappings.group().size() : 1);
         if (!gatherOutput) {
             return dy.reshape(n, localOut);
         }
@@ -225,20 +270,43 @@ public final class ColumnParallelLinear implements AutoCloseable {
         return dyLocal;
     }
 
-    /** {@code dY_r·W_r}, before the all-reduce. */
+    /**
+     * {@code dX = all-reduce(dY_r·W_r)} shaped like the input, or with sequence parallelism this rank's rows of
+     * {@code reduce-scatter(dY_r·W_r)}: a new tensor.
+     */
     private Tensor inputGrad(Tensor x, Tensor dyLocal) {
-        Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
-                weight.name() + ".din", backend.stream());
+        var stream = backend.stream();
         Tensor w = weight.compute();
-        MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.NONE, w, Transpose.NONE,
-                dx.reshape(-1, in), 0f);
-        return dx;
+        if (!sequenceParallel) {
+            Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
+                    weight.name() + ".din", stream);
+            Tensor dx2 = dx.reshape(-1, in);
+            MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.NONE, w, Transpose.NONE, dx2, 0f);
+            mappings.copyToRegion().backward(dx2, dx2);
+            return dx;
+        }
+        try (Tensor full = Tensor.allocate(allocator, DType.FP32, Shape.of(dyLocal.shape().dim(0), in),
+                MemoryCategory.ACTIVATIONS, weight.name() + ".din", stream)) {
+            MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.NONE, w, Transpose.NONE, full, 0f);
+            Tensor dx = Tensor.allocate(allocator, DType.FP32, x.shape(), MemoryCategory.ACTIVATIONS,
+                    weight.name() + ".din", stream);
+            mappings.gatherFromSequenceParallelRegion().backward(full, dx.reshape(-1, in));
+            return dx;
+        }
     }
 
+    /** {@code dW_r += dY_rᵀ·X}, {@code db_r += Σ_n dY_r}; with sequence parallelism {@code X} is all-gathered again. */
     private void weightGrads(Tensor x, Tensor dyLocal) {
         Tensor w = weight.compute();
-        MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.TRANSPOSE, x.reshape(-1, in),
-                Transpose.NONE, weight.grad(), 1f);
+        Tensor input = sequenceParallel ? gatherInput(x.reshape(-1, in)) : x.reshape(-1, in);
+        try {
+            MixedGemm.gemm(backend, allocator, w.dtype(), dyLocal, Transpose.TRANSPOSE, input, Transpose.NONE,
+                    weight.grad(), 1f);
+        } finally {
+            if (sequenceParallel) {
+                input.close();
+            }
+        }
         backend.biasBackward(dyLocal, bias.grad());
     }
 

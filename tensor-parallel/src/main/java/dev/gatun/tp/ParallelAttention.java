@@ -34,6 +34,9 @@ public final class ParallelAttention implements AutoCloseable {
     private final ColumnParallelLinear qkv;
     private final RowParallelLinear proj;
     private final boolean recomputeCore;
+    /** With sequence parallelism the sequence length T (the input's rows are tokens of whole sequences); else 0. */
+    private final int seqLen;
+    private final int tp;
     private final Map<Integer, Saved> saved = new HashMap<>();
     private final Map<Integer, Pending> pending = new HashMap<>();
 
@@ -71,10 +74,26 @@ public final class ParallelAttention implements AutoCloseable {
      */
     public ParallelAttention(int channels, int numHeads, Mappings mappings, Backend backend,
                              TensorAllocator allocator, String name, long seed, boolean recomputeCore) {
+        this(channels, numHeads, mappings, backend, allocator, name, seed, recomputeCore, 0);
+    }
+
+    /**
+     * With sequence parallelism when {@code sequenceParallelSeqLen > 0}: the input is this rank's {@code N/tp} token
+     * rows {@code [N/tp, C]} of {@code N = B·T} (T = {@code sequenceParallelSeqLen}), all-gathered before {@code qkv}
+     * ({@link ColumnParallelLinear#sequenceParallel}), and the output is this rank's rows of the reduce-scattered
+     * projection ({@link RowParallelLinear}); in between, each rank's heads see whole sequences as without it.
+     */
+    public ParallelAttention(int channels, int numHeads, Mappings mappings, Backend backend,
+                             TensorAllocator allocator, String name, long seed, boolean recomputeCore,
+                             int sequenceParallelSeqLen) {
+        if (sequenceParallelSeqLen < 0) {
+            throw new IllegalArgumentException("sequenceParallelSeqLen must be >= 0, got " + sequenceParallelSeqLen);
+        }
+        this.seqLen = sequenceParallelSeqLen;
         if (numHeads < 1 || channels % numHeads != 0) {
             throw new IllegalArgumentException("numHeads=" + numHeads + " must divide channels=" + channels);
         }
-        int tp = mappings.group().size();
+        this.tp = mappings.group().size();
         Shard heads = Shard.of("numHeads", numHeads, tp, mappings.group().rank());
         this.channels = channels;
         this.localHeads = heads.size();
@@ -85,11 +104,11 @@ public final class ParallelAttention implements AutoCloseable {
         int c = localChannels;
         int offset = mappings.group().rank() * c;
         this.qkv = new ColumnParallelLinear(channels, 3 * channels, mappings, backend, allocator, name + ".qkv",
-                seed, false, j -> j / c * channels + offset + j % c);
+                seed, false, j -> j / c * channels + offset + j % c, seqLen > 0);
         boolean ok = false;
         try {
             this.proj = new RowParallelLinear(channels, channels, mappings, backend, allocator, name + ".proj",
-                    seed);
+                    seed, seqLen > 0);
             ok = true;
         } finally {
             if (!ok) {
@@ -110,12 +129,25 @@ public final class ParallelAttention implements AutoCloseable {
 
     /** {@code x [B, T, C]} (kept by reference until the backward) gives a new {@code [B, T, C]}. */
     public Tensor forward(int microBatch, Tensor x) {
-        if (x.shape().rank() != 3 || x.shape().dim(2) != channels) {
-            throw new IllegalArgumentException("attention input must be [B, T, " + channels + "], got '" + x.name()
-                    + "' " + x.shape());
+        long b;
+        long t;
+        if (seqLen > 0) {
+            long rows = x.numel() / channels * tp;
+            if (x.shape().dim(x.shape().rank() - 1) != channels || rows % seqLen != 0) {
+                throw new IllegalArgumentException("sequence-parallel attention input must be [N/tp, " + channels
+                        + "] rows of whole sequences of " + seqLen + " tokens, got '" + x.name() + "' " + x.shape()
+                        + " at tp=" + tp);
+            }
+            b = rows / seqLen;
+            t = seqLen;
+        } else {
+            if (x.shape().rank() != 3 || x.shape().dim(2) != channels) {
+                throw new IllegalArgumentException("attention input must be [B, T, " + channels + "], got '"
+                        + x.name() + "' " + x.shape());
+            }
+            b = x.shape().dim(0);
+            t = x.shape().dim(1);
         }
-        long b = x.shape().dim(0);
-        long t = x.shape().dim(1);
         var stream = backend.stream();
         Tensor q = qkv.forward(microBatch, x);
         Tensor att = null;
@@ -126,7 +158,7 @@ public final class ParallelAttention implements AutoCloseable {
                     "attention.att", stream);
             out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, localChannels), MemoryCategory.ACTIVATIONS,
                     "attention.out", stream);
-            backend.attention(q, localHeads, out, att);
+            backend.attention(q.reshape(b, t, 3L * localChannels), localHeads, out, att);
             Tensor y = proj.forward(microBatch, out);
             if (recomputeCore) {
                 att.close();
@@ -161,7 +193,7 @@ public final class ParallelAttention implements AutoCloseable {
              Tensor dout = proj.backward(microBatch, dy);
              Tensor dqkv = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, 3L * localChannels),
                      MemoryCategory.ACTIVATIONS, "attention.dqkv", backend.stream())) {
-            backend.attentionBackward(dout, q, att, localHeads, dqkv);
+            backend.attentionBackward(dout, q.reshape(b, t, 3L * localChannels), att, localHeads, dqkv);
             return qkv.backward(microBatch, dqkv);
         }
     }
@@ -185,7 +217,7 @@ public final class ParallelAttention implements AutoCloseable {
              Tensor dout = proj.backwardInput(microBatch, dy)) {
             dqkv = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, 3L * localChannels),
                     MemoryCategory.ACTIVATIONS, "attention.dqkv", backend.stream());
-            backend.attentionBackward(dout, q, att, localHeads, dqkv);
+            backend.attentionBackward(dout, q.reshape(b, t, 3L * localChannels), att, localHeads, dqkv);
             Tensor dx = qkv.backwardInput(microBatch, dqkv);
             pending.put(microBatch, new Pending(s.out(), dqkv));
             ok = true;
@@ -225,7 +257,7 @@ public final class ParallelAttention implements AutoCloseable {
                 "attention.att", stream);
         try (Tensor out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, localChannels),
                 MemoryCategory.ACTIVATIONS, "attention.out.recomputed", stream)) {
-            backend.attention(q, localHeads, out, att);
+            backend.attention(q.reshape(b, t, 3L * localChannels), localHeads, out, att);
             return att;
         } catch (RuntimeException | Error e) {
             att.close();

@@ -33,14 +33,25 @@ public final class ParallelMlp implements AutoCloseable {
      */
     public ParallelMlp(int hidden, Mappings mappings, Backend backend, TensorAllocator allocator, String name,
                        long seed) {
+        this(hidden, mappings, backend, allocator, name, seed, false);
+    }
+
+    /**
+     * @param sequenceParallel whether the input and output are this rank's {@code N/tp} rows (Megatron's sequence
+     *                         parallelism): all-gathered before {@code fc}, reduce-scattered after {@code proj}
+     */
+    public ParallelMlp(int hidden, Mappings mappings, Backend backend, TensorAllocator allocator, String name,
+                       long seed, boolean sequenceParallel) {
         this.backend = backend;
         this.allocator = allocator;
-        this.fc = new ColumnParallelLinear(hidden, 4 * hidden, mappings, backend, allocator, name + ".fc", seed,
-                false);
+        this.fc = sequenceParallel
+                ? ColumnParallelLinear.sequenceParallel(hidden, 4 * hidden, mappings, backend, allocator, name + ".fc",
+                seed)
+                : new ColumnParallelLinear(hidden, 4 * hidden, mappings, backend, allocator, name + ".fc", seed, false);
         boolean ok = false;
         try {
             this.proj = new RowParallelLinear(4 * hidden, hidden, mappings, backend, allocator, name + ".proj",
-                    seed);
+                    seed, sequenceParallel);
             ok = true;
         } finally {
             if (!ok) {

@@ -21,10 +21,17 @@ import java.util.Objects;
  *
  * <p>Backward (g's backward is the identity): {@code dX_r = dY·W_r}, {@code dW_r += dYᵀ·X_r},
  * {@code db += Σ_n dY} (the same on every rank). Inputs are kept by reference per micro-batch until its backward.
+ *
+ * <p>With {@code sequenceParallel} the output leaves through
+ * {@link Mappings#reduceScatterToSequenceParallelRegion()} instead of {@code g}: {@code Y_s = reduce-scatter(X_r·W_rᵀ)
+ * + b}, this rank's {@code N/tp} rows {@code [N/tp, out]}; the backward all-gathers {@code dY} from the ranks' rows
+ * first, so {@code dX_r}, {@code dW_r} and {@code db} (over all {@code N} rows, still the same on every rank) are as
+ * above.
  */
 public final class RowParallelLinear implements AutoCloseable {
     private final int localIn;
     private final int out;
+    private final boolean sequenceParallel;
     private final Backend backend;
     private final TensorAllocator allocator;
     private final Mappings mappings;
@@ -33,7 +40,10 @@ public final class RowParallelLinear implements AutoCloseable {
     private final Map<Integer, Tensor> inputs = new HashMap<>();
     private final Map<Integer, Pending> pending = new HashMap<>();
 
-    /** What the weight half of a split backward reads: the input and the output gradient (both the callers'). */
+    /**
+     * What the weight half of a split backward reads: the input and the output gradient (the caller's, or with
+     * sequence parallelism the all-gathered one, which this layer owns).
+     */
     private record Pending(Tensor input, Tensor grad) {
     }
 
@@ -44,6 +54,16 @@ public final class RowParallelLinear implements AutoCloseable {
      */
     public RowParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
                              String name, long seed) {
+        this(in, out, mappings, backend, allocator, name, seed, false);
+    }
+
+    /**
+     * @param sequenceParallel whether the output is this rank's rows of the reduce-scattered sum (see the class
+     *                         comment) rather than the all-reduced whole
+     */
+    public RowParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
+                             String name, long seed, boolean sequenceParallel) {
+        this.sequenceParallel = sequenceParallel;
         Shard shard = Shard.of("in", in, mappings.group().size(), mappings.group().rank());
         if (out < 1) {
             throw new IllegalArgumentException("out must be at least 1, got " + out);
@@ -93,6 +113,16 @@ public final class RowParallelLinear implements AutoCloseable {
         Tensor y2 = y.reshape(-1, out);
         Tensor w = weight.compute();
         MixedGemm.gemm(backend, allocator, w.dtype(), x2, Transpose.NONE, w, Transpose.TRANSPOSE, y2, 0f);
+        if (sequenceParallel) {
+            try (y) {
+                Tensor ys = Tensor.allocate(allocator, DType.FP32, Shape.of(y2.shape().dim(0) / mappings.group().size(),
+                        out), MemoryCategory.ACTIVATIONS, weight.name() + ".out", backend.stream());
+                mappings.reduceScatterToSequenceParallelRegion().forward(y2, ys);
+                backend.addBias(ys, bias.value());
+                inputs.put(microBatch, x);
+                return ys;
+            }
+        }
         mappings.reduceFromRegion().forward(y2, y2);
         backend.addBias(y2, bias.value());
         inputs.put(microBatch, x);
@@ -102,11 +132,29 @@ public final class RowParallelLinear implements AutoCloseable {
     /** From {@code dy [N, out]} accumulates {@code dW_r, db} and returns a new {@code dX_r} shaped like the input. */
     public Tensor backward(int microBatch, Tensor dy) {
         Tensor x = takeInput(microBatch);
+        Tensor dy2 = wholeGrad(dy);
+        try {
+            Tensor dx = inputGrad(x, dy2);
+            weightGrads(x, dy2);
+            return dx;
+        } finally {
+            if (sequenceParallel) {
+                dy2.close();
+            }
+        }
+    }
+
+    /** {@code dY [N, out]}: {@code dy} itself, or with sequence parallelism all-gathered from the ranks' rows. */
+    private Tensor wholeGrad(Tensor dy) {
         Tensor dy2 = dy.reshape(-1, out);
-        mappings.reduceFromRegion().backward(dy2, dy2);
-        Tensor dx = inputGrad(x, dy2);
-        weightGrads(x, dy2);
-        return dx;
+        if (!sequenceParallel) {
+            mappings.reduceFromRegion().backward(dy2, dy2);
+            return dy2;
+        }
+        Tensor whole = Tensor.allocate(allocator, DType.FP32, Shape.of(dy2.shape().dim(0) * mappings.group().size(),
+                out), MemoryCategory.ACTIVATIONS, weight.name() + ".dout", backend.stream());
+        mappings.reduceScatterToSequenceParallelRegion().backward(dy2, whole);
+        return whole;
     }
 
     /**
@@ -120,11 +168,18 @@ public final class RowParallelLinear implements AutoCloseable {
                     + weight.name());
         }
         Tensor x = takeInput(microBatch);
-        Tensor dy2 = dy.reshape(-1, out);
-        mappings.reduceFromRegion().backward(dy2, dy2);
-        Tensor dx = inputGrad(x, dy2);
-        pending.put(microBatch, new Pending(x, dy2));
-        return dx;
+        Tensor dy2 = wholeGrad(dy);
+        boolean ok = false;
+        try {
+            Tensor dx = inputGrad(x, dy2);
+            pending.put(microBatch, new Pending(x, dy2));
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok && sequenceParallel) {
+                dy2.close();
+            }
+        }
     }
 
     /** The weight half: {@code dW_r += dYᵀ·X_r}, {@code db += Σ_n dY} from what {@link #backwardInput} kept. */
@@ -134,7 +189,13 @@ public final class RowParallelLinear implements AutoCloseable {
             throw new IllegalStateException("no input gradient of micro-batch " + microBatch + " waits in "
                     + weight.name() + ": run backwardInput first");
         }
-        weightGrads(p.input(), p.grad());
+        try {
+            weightGrads(p.input(), p.grad());
+        } finally {
+            if (sequenceParallel) {
+                p.grad().close();
+            }
+        }
     }
 
     private Tensor takeInput(int microBatch) {
@@ -179,6 +240,9 @@ public final class RowParallelLinear implements AutoCloseable {
     /** Frees the parameters; saved inputs are the callers'. */
     @Override
     public void close() {
+        if (sequenceParallel) {
+            pending.values().forEach(p -> p.grad().close());
+        }
         pending.clear();
         inputs.clear();
         bias.close();

@@ -79,6 +79,23 @@ public final class VocabParallelEmbedding implements AutoCloseable {
      * {@code [..., C]}. An id outside: the CPU backend throws naming it; on CUDA its row is NaN.
      */
     public Tensor forward(int microBatch, Tensor ids) {
+        Tensor out = partialForward(microBatch, ids);
+        try {
+            mappings.reduceFromRegion().forward(out, out);
+            return out;
+        } catch (RuntimeException | Error e) {
+            tokens.remove(microBatch);
+            out.close();
+            throw e;
+        }
+    }
+
+    /**
+     * This rank's term of the forward, before the reduction: its rows of {@code wte} for the ids it owns and zeros
+     * for the others, a new {@code [..., C]}; the sum over the group's ranks (an all-reduce, or a reduce-scatter under
+     * sequence parallelism) is the embedding. {@link #backward} takes the gradient of the whole sum.
+     */
+    public Tensor partialForward(int microBatch, Tensor ids) {
         if (ids.dtype() != DType.INT32) {
             throw new IllegalArgumentException("token ids must be int32, got '" + ids.name() + "' "
                     + ids.dtype().shortName());
@@ -95,7 +112,6 @@ public final class VocabParallelEmbedding implements AutoCloseable {
         boolean ok = false;
         try {
             backend.vocabEmbedding(ids, weight.value(), slice, out);
-            mappings.reduceFromRegion().forward(out, out);
             ok = true;
         } finally {
             if (!ok) {

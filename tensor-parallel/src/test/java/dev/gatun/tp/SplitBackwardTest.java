@@ -6,6 +6,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
 import java.util.stream.Stream;
@@ -18,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * The split backward of every tensor-parallel layer (zero-bubble schedules): on each rank of tp = 1, 2 and 4, the
  * input halves of two micro-batches then their weight halves ({@code I0 I1 W0 W1}, as ZB-H1 orders them) give the
  * input gradients and every parameter gradient of the whole backward ({@code B0 B1}) on an identical layer, bit for
- * bit; a weight half with no input half before it is refused by name, and a layer closed between the halves leaks
+ * bit, with and without sequence parallelism (the input rows of the column-parallel layers and the output rows of
+ * the row-parallel ones split over the group); a weight half with no input half before it is refused by name, and a layer closed between the halves leaks
  * nothing (the allocator ends with nothing live).
  */
 @Timeout(60)
@@ -52,10 +54,40 @@ class SplitBackwardTest {
         Factory mlp = SplitBackwardTest::mlp;
         Factory attention = r -> attention(r, false);
         Factory selective = r -> attention(r, true);
-        return Stream.of(1, 2, 4).flatMap(tp -> Stream.of(
-                Arguments.of("column", tp, column), Arguments.of("column, gathered output", tp, gathered),
-                Arguments.of("row", tp, row), Arguments.of("mlp", tp, mlp), Arguments.of("attention", tp, attention),
-                Arguments.of("attention, probabilities recomputed", tp, selective)));
+        Factory columnSp = r -> {
+            var l = ColumnParallelLinear.sequenceParallel(H, 12, r.mappings(), r.backend(), r.allocator(), "col", 3);
+            return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
+                    List.of(l.weight(), l.bias()), H, l);
+        };
+        Factory rowSp = r -> {
+            var l = new RowParallelLinear(12, H, r.mappings(), r.backend(), r.allocator(), "row", 4, true);
+            return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
+                    List.of(l.weight(), l.bias()), 12 / r.tp(), l);
+        };
+        Factory mlpSp = r -> {
+            var l = new ParallelMlp(H, r.mappings(), r.backend(), r.allocator(), "mlp", 5, true);
+            return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
+                    List.of(l.fc().weight(), l.fc().bias(), l.proj().weight(), l.proj().bias()), H, l);
+        };
+        Factory attentionSp = r -> {
+            var l = new ParallelAttention(H, 4, r.mappings(), r.backend(), r.allocator(), "attn", 6, false, T);
+            return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
+                    List.of(l.qkv().weight(), l.qkv().bias(), l.proj().weight(), l.proj().bias()), H, l);
+        };
+        List<Arguments> all = new ArrayList<>();
+        for (int tp : new int[] {1, 2, 4}) {
+            all.addAll(List.of(Arguments.of("column", tp, column), Arguments.of("column, gathered output", tp, gathered),
+                    Arguments.of("row", tp, row), Arguments.of("mlp", tp, mlp),
+                    Arguments.of("attention", tp, attention),
+                    Arguments.of("attention, probabilities recomputed", tp, selective)));
+        }
+        for (int tp : new int[] {2, 4}) { // sequence parallel: B·T = 10 rows, split over tp where they are the output
+            all.addAll(List.of(Arguments.of("column, sequence parallel", tp, columnSp),
+                    Arguments.of("mlp, sequence parallel", tp, mlpSp),
+                    Arguments.of("attention, sequence parallel", tp, attentionSp)));
+        }
+        all.add(Arguments.of("row, sequence parallel", 2, rowSp));
+        return all.stream();
     }
 
     @ParameterizedTest(name = "{0} tp {1}")

@@ -9,9 +9,14 @@ import java.util.Objects;
  * How a training run is split: {@code dp} data-parallel replicas (ZeRO {@code zero} over them), {@code tp}-way tensor
  * parallelism, a {@code pp}-stage pipeline run by {@code schedule} with {@code microBatches} micro-batches per step
  * and {@code virtualStages} model chunks per pipeline rank (interleaved only). World size {@code dp·tp·pp}.
+ * With {@code sequenceParallel} (Megatron's sequence parallelism, Korthikanti et al. 2022; needs {@code tp > 1}) the
+ * activations between the tensor-parallel regions (the LayerNorms and the residual stream, and the tensors sent
+ * between pipeline stages) are split over the tp group along the tokens: each rank holds {@code 1/tp} of a
+ * micro-batch's {@code B·T} token rows, and the all-reduces at the regions' edges become an all-gather before each
+ * column-parallel linear and a reduce-scatter after each row-parallel one.
  */
 public record ParallelLayout(int dp, int tp, int pp, ZeroStage zero, ScheduleKind schedule, int microBatches,
-                             int virtualStages) {
+                             int virtualStages, boolean sequenceParallel) {
     public ParallelLayout {
         Objects.requireNonNull(zero, "zero must not be null");
         Objects.requireNonNull(schedule, "schedule must not be null");
@@ -34,6 +39,21 @@ public record ParallelLayout(int dp, int tp, int pp, ZeroStage zero, ScheduleKin
             throw new IllegalArgumentException("--virtual-stages " + virtualStages + " needs --schedule interleaved ("
                     + schedule + " runs one chunk per rank)");
         }
+        if (sequenceParallel && tp < 2) {
+            throw new IllegalArgumentException("--sequence-parallel needs --tp >= 2, got " + tp + " (it splits the "
+                    + "activations between the tensor-parallel regions over the tp group)");
+        }
+    }
+
+    /** A layout without sequence parallelism. */
+    public ParallelLayout(int dp, int tp, int pp, ZeroStage zero, ScheduleKind schedule, int microBatches,
+                          int virtualStages) {
+        this(dp, tp, pp, zero, schedule, microBatches, virtualStages, false);
+    }
+
+    /** This layout with sequence parallelism on or off. */
+    public ParallelLayout withSequenceParallel(boolean on) {
+        return new ParallelLayout(dp, tp, pp, zero, schedule, microBatches, virtualStages, on);
     }
 
     /** One rank, no ZeRO, one micro-batch. */
@@ -63,6 +83,11 @@ public record ParallelLayout(int dp, int tp, int pp, ZeroStage zero, ScheduleKin
     public void validate(Model model, int batchExamples) {
         model.validate(this);
         validate(batchExamples);
+        long tokens = (long) batchExamples / ((long) dp * microBatches) * model.tokensPerExample();
+        if (sequenceParallel && tokens % tp != 0) {
+            throw new IllegalArgumentException("--sequence-parallel splits a micro-batch's " + tokens + " tokens over "
+                    + "--tp " + tp + ", which must divide them: change --batch, --microbatches or the sequence length");
+        }
     }
 
     /**
@@ -84,6 +109,6 @@ public record ParallelLayout(int dp, int tp, int pp, ZeroStage zero, ScheduleKin
     @Override
     public String toString() {
         return "dp" + dp + " tp" + tp + " pp" + pp + " zero" + zero.ordinal() + " " + schedule + " m" + microBatches
-                + (virtualStages > 1 ? " v" + virtualStages : "");
+                + (virtualStages > 1 ? " v" + virtualStages : "") + (sequenceParallel ? " sp" : "");
     }
 }

@@ -125,7 +125,7 @@ public final class RankTrainer implements AutoCloseable {
         this.executor = new PipelineExecutor(layout.schedule().build(pp, layout.microBatches(),
                 layout.virtualStages()));
         var ctx = new LayerContext(backend, allocator, new Mappings(groups.tp(), allocator, backend.stream()),
-                options.seed(), options.recompute());
+                options.seed(), options.recompute(), layout.sequenceParallel());
         this.microBatchSize = options.batchExamples() / (layout.dp() * layout.microBatches());
         List<Layer> layers = new ArrayList<>();
         List<Parameter> tiedCopies = new ArrayList<>();

@@ -18,6 +18,11 @@ import dev.gatun.train.Layer;
  * Token and position embedding, the first layer: {@code x[b, t] = wte[id[b, t]] + wpe[t]} with {@code wte [Vp, C]}
  * split over tp by vocabulary ({@link VocabParallelEmbedding}, one all-reduce of {@code [B·T, C]}) and
  * {@code wpe [T, C]} replicated. Input: int32 ids {@code [B, T]}; output {@code [B, T, C]}.
+ *
+ * <p>With sequence parallelism the output is this tp rank's {@code B·T/tp} token rows {@code [B·T/tp, C]}: the
+ * ranks' partial lookups (tp rank 0's with {@code wpe} added) are reduce-scattered instead of all-reduced, and the
+ * backward all-gathers the output gradient first. Every row of the partials has one nonzero term, so the sums are
+ * those without it, bit for bit.
  */
 public final class EmbeddingLayer implements Layer {
     public static final String WTE = "wte.weight";
@@ -79,17 +84,43 @@ public final class EmbeddingLayer implements Layer {
         }
         long b = ids.shape().dim(0);
         long tc = (long) config.seqLen() * config.channels();
-        Tensor out = wte.forward(microBatch, ids);
-        ctx.backend().addBias(out.reshape(b, tc), wpe.value().reshape(tc));
-        return out;
+        if (!ctx.sequenceParallel()) {
+            Tensor out = wte.forward(microBatch, ids);
+            ctx.backend().addBias(out.reshape(b, tc), wpe.value().reshape(tc));
+            return out;
+        }
+        var stream = ctx.backend().stream();
+        try (Tensor partial = wte.partialForward(microBatch, ids)) {
+            if (ctx.tp().group().rank() == 0) {
+                ctx.backend().addBias(partial.reshape(b, tc), wpe.value().reshape(tc));
+            }
+            Tensor out = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(b * config.seqLen() / ctx.tpSize(),
+                    config.channels()), MemoryCategory.ACTIVATIONS, "embedding.out", stream);
+            ctx.tp().reduceScatterToSequenceParallelRegion().forward(partial.reshape(-1, config.channels()), out);
+            return out;
+        }
     }
 
     @Override
     public Tensor backward(int microBatch, Tensor dout) {
+        if (!ctx.sequenceParallel()) {
+            accumulate(microBatch, dout);
+            return null;
+        }
+        try (Tensor whole = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(dout.numel() * ctx.tpSize()
+                / config.channels(), config.channels()), MemoryCategory.ACTIVATIONS, "embedding.dout",
+                ctx.backend().stream())) {
+            ctx.tp().reduceScatterToSequenceParallelRegion().backward(dout.reshape(-1, config.channels()), whole);
+            accumulate(microBatch, whole.reshape(-1, config.seqLen(), config.channels()));
+        }
+        return null;
+    }
+
+    /** {@code dwpe += Σ_b dout[b]}, {@code dwte_r} from the whole output gradient {@code [B·T, C]}. */
+    private void accumulate(int microBatch, Tensor dout) {
         long tc = (long) config.seqLen() * config.channels();
         ctx.backend().biasBackward(dout.reshape(-1, tc), wpe.grad().reshape(tc));
         wte.backward(microBatch, dout);
-        return null;
     }
 
     /**

@@ -14,7 +14,9 @@ import dev.gatun.train.LayerContext;
 /**
  * LayerNorm over the channels with a gain (initialised to 1) and a bias (0), replicated on every tp rank:
  * {@code y = (x − μ)·σ⁻¹·weight + bias} ({@link dev.gatun.ops.Backend#layerNorm}). Keeps each micro-batch's input (by
- * reference), mean and σ⁻¹ until its backward.
+ * reference), mean and σ⁻¹ until its backward. With sequence parallelism each tp rank normalises its own token rows,
+ * so the gradients of the (replicated) gain and bias are each rank's partial sums: the backward adds their all-reduce
+ * over the tp group, {@code 2C} values per micro-batch, and they stay equal on every rank.
  */
 final class LayerNorm implements AutoCloseable {
     private static final float EPS = 1e-5f;
@@ -67,8 +69,22 @@ final class LayerNorm implements AutoCloseable {
             long rows = s.input().numel() / channels;
             Tensor dx = Tensor.allocate(ctx.allocator(), DType.FP32, s.input().shape(), MemoryCategory.ACTIVATIONS,
                     weight.name() + ".din", ctx.backend().stream());
-            ctx.backend().layerNormBackward(dy.reshape(rows, channels), s.input().reshape(rows, channels),
-                    weight.value(), mean, rstd, dx.reshape(rows, channels), weight.grad(), bias.grad());
+            if (!ctx.sequenceParallel()) {
+                ctx.backend().layerNormBackward(dy.reshape(rows, channels), s.input().reshape(rows, channels),
+                        weight.value(), mean, rstd, dx.reshape(rows, channels), weight.grad(), bias.grad());
+                return dx;
+            }
+            var stream = ctx.backend().stream();
+            try (Tensor partial = Tensor.zeros(ctx.allocator(), DType.FP32, Shape.of(2, channels),
+                    MemoryCategory.WORKSPACE, weight.name() + ".partial", stream)) {
+                Tensor dw = partial.flat(0, channels);
+                Tensor db = partial.flat(channels, channels);
+                ctx.backend().layerNormBackward(dy.reshape(rows, channels), s.input().reshape(rows, channels),
+                        weight.value(), mean, rstd, dx.reshape(rows, channels), dw, db);
+                ctx.tp().copyToRegion().backward(partial, partial); // the sum over the tp group's token rows
+                ctx.backend().add(weight.grad(), dw, weight.grad());
+                ctx.backend().add(bias.grad(), db, bias.grad());
+            }
             return dx;
         }
     }

@@ -22,6 +22,10 @@ import dev.gatun.train.Layer;
  * stage, which starts equal to it and receives the same summed gradient; {@code "lm_head.weight"} when untied). The
  * input passes {@code f} (all-reduce of the input gradient over tp). The logits go to
  * {@link dev.gatun.tp.VocabParallelCrossEntropy}.
+ *
+ * <p>With sequence parallelism the input is this tp rank's token rows {@code [B·T/tp, C]}: ln_f normalises them, and
+ * its output passes {@link dev.gatun.tp.Mappings#gatherFromSequenceParallelRegion()} instead of {@code f} (the whole
+ * {@code [B·T, C]} all-gathered for the GEMM, its gradient reduce-scattered back to the rows).
  */
 public final class LmHead implements Layer {
     private final LayerContext ctx;
@@ -110,6 +114,13 @@ public final class LmHead implements Layer {
     @Override
     public Tensor forward(int microBatch, Tensor x) {
         Tensor h = lnf.forward(microBatch, x);
+        if (ctx.sequenceParallel()) {
+            try (Tensor rows = h) {
+                h = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(rows.numel() / channels * ctx.tpSize(),
+                        channels), MemoryCategory.ACTIVATIONS, "lm_head.input", ctx.backend().stream());
+                ctx.tp().gatherFromSequenceParallelRegion().forward(rows.reshape(-1, channels), h);
+            }
+        }
         long n = h.numel() / channels;
         Tensor h2 = h.reshape(n, channels);
         ctx.tp().copyToRegion().forward(h2, h2);
@@ -138,8 +149,20 @@ public final class LmHead implements Layer {
                     0f);
             MixedGemm.gemm(ctx.backend(), ctx.allocator(), w.dtype(), dlogits, Transpose.TRANSPOSE, h2,
                     Transpose.NONE, weight.grad(), 1f);
+            return normBackward(microBatch, dh2);
+        }
+    }
+
+    /** {@code dh [B·T, C]}, summed over tp (all-reduce, or reduce-scatter to this rank's rows), through ln_f. */
+    private Tensor normBackward(int microBatch, Tensor dh2) {
+        if (!ctx.sequenceParallel()) {
             ctx.tp().copyToRegion().backward(dh2, dh2);
-            return lnf.backward(microBatch, dh);
+            return lnf.backward(microBatch, dh2);
+        }
+        try (Tensor rows = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(dh2.shape().dim(0) / ctx.tpSize(),
+                channels), MemoryCategory.ACTIVATIONS, "lm_head.dh", ctx.backend().stream())) {
+            ctx.tp().gatherFromSequenceParallelRegion().backward(dh2, rows);
+            return lnf.backward(microBatch, rows);
         }
     }
 
@@ -169,8 +192,7 @@ public final class LmHead implements Layer {
             Tensor dh2 = dh.reshape(n, channels);
             Tensor w = weight.compute();
             MixedGemm.gemm(ctx.backend(), ctx.allocator(), w.dtype(), dz, Transpose.NONE, w, Transpose.NONE, dh2, 0f);
-            ctx.tp().copyToRegion().backward(dh2, dh2);
-            Tensor dx = lnf.backward(microBatch, dh);
+            Tensor dx = normBackward(microBatch, dh2);
             pending.put(microBatch, new Tensor[] {h, dz});
             ok = true;
             return dx;

@@ -66,9 +66,11 @@ public final class TransformerBlock implements Layer {
         int c = config.channels();
         this.ln1 = new LayerNorm(c, ctx, name + ".ln_1");
         this.attn = new ParallelAttention(c, config.heads(), ctx.tp(), ctx.backend(), ctx.allocator(),
-                name + ".attn", ctx.seed(), recompute == Recompute.SELECTIVE);
+                name + ".attn", ctx.seed(), recompute == Recompute.SELECTIVE,
+                ctx.sequenceParallel() ? config.seqLen() : 0);
         this.ln2 = new LayerNorm(c, ctx, name + ".ln_2");
-        this.mlp = new ParallelMlp(c, ctx.tp(), ctx.backend(), ctx.allocator(), name + ".mlp", ctx.seed());
+        this.mlp = new ParallelMlp(c, ctx.tp(), ctx.backend(), ctx.allocator(), name + ".mlp", ctx.seed(),
+                ctx.sequenceParallel());
     }
 
     @Override

@@ -24,7 +24,8 @@ import java.util.Objects;
  * The GPT of {@code config} as a {@link Model} of the training engine: the transformer blocks balanced over the
  * pipeline stages ({@link ModelPartition}), the embedding on stage 0 and the head on the last (a tied head holds a
  * copy of the embedding when they are on different stages), the vocabulary-parallel cross-entropy as its loss. Stage
- * 0 takes int32 token ids {@code [B, T]}, the others activations {@code [B, T, C]}; the last gives the logits
+ * 0 takes int32 token ids {@code [B, T]}, the others activations {@code [B, T, C]} (with sequence parallelism this tp
+ * rank's token rows {@code [B·T/tp, C]}); the last gives the logits
  * {@code [B·T, Vp/tp]}; the targets are the next tokens {@code [B, T]}.
  */
 public record GptModel(GptConfig config) implements Model {
@@ -59,7 +60,12 @@ public record GptModel(GptConfig config) implements Model {
 
     @Override
     public TensorSpec stageInput(int stage, int examples, ParallelLayout layout) {
-        return stage == 0 ? new TensorSpec(DType.INT32, Shape.of(examples, config.seqLen()))
+        if (stage == 0) {
+            return new TensorSpec(DType.INT32, Shape.of(examples, config.seqLen()));
+        }
+        return layout.sequenceParallel() // this tp rank's token rows
+                ? new TensorSpec(DType.FP32, Shape.of((long) examples * config.seqLen() / layout.tp(),
+                config.channels()))
                 : new TensorSpec(DType.FP32, Shape.of(examples, config.seqLen(), config.channels()));
     }
 

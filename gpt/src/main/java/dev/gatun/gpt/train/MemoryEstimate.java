@@ -204,6 +204,9 @@ public final class MemoryEstimate {
         private final long tp;
         private final long vLocal;
         private final long attention;
+        /** Sequence parallelism: the token rows this rank holds between the tp regions ({@code n/tp}; else n). */
+        private final boolean sp;
+        private final long rows;
         private final Ledger ledger = new Ledger();
         private final List<Unit> units = new ArrayList<>();
         /** Per chunk of this rank: the indices of its units, in model order. */
@@ -236,6 +239,8 @@ public final class MemoryEstimate {
             this.n = b * config.seqLen();
             this.vLocal = config.paddedVocab(layout.tp()) / tp;
             this.attention = b * (config.heads() / tp) * (long) config.seqLen() * config.seqLen();
+            this.sp = layout.sequenceParallel();
+            this.rows = sp ? n / tp : n;
             int dp = layout.dp();
             int stages = layout.stages();
             boolean tiedAcrossStages = config.tiedHead() && layout.pp() > 1;
@@ -356,12 +361,12 @@ public final class MemoryEstimate {
                 switch (op.type()) {
                     case SEND_F, SEND_B -> sent.add(ready.remove(op));
                     case RECV_F -> {
-                        ledger.alloc(COMM, 4 * n * c);
-                        ready.put(Action.forward(op.stage(), op.microBatch()), 4 * n * c);
+                        ledger.alloc(COMM, 4 * rows * c);
+                        ready.put(Action.forward(op.stage(), op.microBatch()), 4 * rows * c);
                     }
                     case RECV_B -> {
-                        ledger.alloc(COMM, 4 * n * c);
-                        ready.put(Action.backward(op.stage(), op.microBatch()), 4 * n * c);
+                        ledger.alloc(COMM, 4 * rows * c);
+                        ready.put(Action.backward(op.stage(), op.microBatch()), 4 * rows * c);
                     }
                     default -> throw new IllegalStateException(op + " in a group");
                 }
@@ -390,7 +395,7 @@ public final class MemoryEstimate {
             int s = a.stage();
             List<Integer> us = chunkUnits.get(schedule.chunkOf(s));
             Long received = s == 0 ? null : ready.remove(a);
-            ledger.alloc(A, s == 0 ? 4 * n : 4 * n * c); // the stage's copy of its input
+            ledger.alloc(A, s == 0 ? 4 * n : 4 * rows * c); // the stage's copy of its input
             for (int i = 0; i < us.size(); i++) {
                 int u = us.get(i);
                 beforeUse(u, false);
@@ -411,39 +416,122 @@ public final class MemoryEstimate {
                 ledger.free(A, 4 * n * vLocal);
                 ready.put(Action.backward(s, a.microBatch()), -4 * n * vLocal);
             } else {
-                ready.put(consumer(s, ActionType.SEND_F, a.microBatch()), -4 * n * c);
+                ready.put(consumer(s, ActionType.SEND_F, a.microBatch()), -4 * rows * c);
             }
         }
 
         /** A layer's forward: what it allocates and keeps (the stage keeps each layer's input). */
         private void forward(Unit u) {
+            long nc = n * c;
+            long rc = rows * c;
             switch (u.kind()) {
-                case EMBEDDING -> ledger.alloc(A, 4 * n * c);
+                case EMBEDDING -> {
+                    ledger.alloc(A, 4 * nc); // the lookup (this rank's partial sums under sequence parallelism)
+                    if (sp) { // reduce-scattered to this rank's rows
+                        ledger.alloc(A, 4 * rc);
+                        ledger.free(A, 4 * nc);
+                    }
+                }
                 case BLOCK -> {
-                    ledger.alloc(A, 4 * (n * c + 2 * n)); // ln1
-                    cast(n * c);
-                    ledger.alloc(A, 4 * 3 * n * c / tp); // qkv
-                    ledger.alloc(A, 4 * (attention + n * c / tp)); // att, out
-                    scratch = Math.max(scratch, 4 * 4 * n * c / tp);
-                    cast(n * c / tp);
-                    ledger.alloc(A, 4 * n * c); // the residual stream r
+                    ledger.alloc(A, 4 * (rc + 2 * rows)); // ln1
+                    columnForward(3 * nc / tp); // qkv
+                    ledger.alloc(A, 4 * (attention + nc / tp)); // att, out
+                    scratch = Math.max(scratch, 4 * 4 * nc / tp);
+                    rowForward(nc / tp); // the residual stream r
                     if (u.recompute() == Recompute.SELECTIVE) {
                         ledger.free(A, 4 * attention); // the probabilities, recomputed in the backward
                     }
-                    ledger.alloc(A, 4 * (n * c + 2 * n)); // ln2
-                    cast(n * c);
-                    ledger.alloc(A, 4 * 2 * 4 * n * c / tp); // fc out, gelu
-                    cast(4 * n * c / tp);
-                    ledger.alloc(A, 4 * n * c); // output
+                    ledger.alloc(A, 4 * (rc + 2 * rows)); // ln2
+                    columnForward(4 * nc / tp); // fc out
+                    ledger.alloc(A, 4 * 4 * nc / tp); // gelu
+                    rowForward(4 * nc / tp); // output
                     if (u.recompute() == Recompute.FULL) { // all but the output, run again in the backward
-                        ledger.free(A, 4 * (3 * n * c + 4 * n + 12 * n * c / tp + attention));
+                        ledger.free(A, 4 * (3 * rc + 4 * rows + 12 * nc / tp + attention));
                     }
                 }
                 case HEAD -> {
-                    ledger.alloc(A, 4 * (n * c + 2 * n)); // ln_f
-                    cast(n * c);
+                    ledger.alloc(A, 4 * (rc + 2 * rows)); // ln_f
+                    if (sp) { // its output all-gathered
+                        ledger.alloc(A, 4 * nc);
+                        ledger.free(A, 4 * rc);
+                    }
+                    cast(nc);
                     ledger.alloc(A, 4 * n * vLocal); // logits
                 }
+            }
+        }
+
+        /** A column-parallel forward: {@code out} elements (sequence parallel: its input all-gathered around it). */
+        private void columnForward(long out) {
+            if (!sp) {
+                cast(n * c);
+                ledger.alloc(A, 4 * out);
+                return;
+            }
+            ledger.alloc(A, 4 * n * c);
+            ledger.alloc(A, 4 * out);
+            cast(n * c);
+            ledger.free(A, 4 * n * c);
+        }
+
+        /** A row-parallel forward from {@code in} elements: {@code [n, C]} (sequence parallel: reduce-scattered). */
+        private void rowForward(long in) {
+            if (!sp) {
+                cast(in);
+                ledger.alloc(A, 4 * n * c);
+                return;
+            }
+            ledger.alloc(A, 4 * n * c);
+            cast(in);
+            ledger.alloc(A, 4 * rows * c);
+            ledger.free(A, 4 * n * c);
+        }
+
+        /**
+         * A row-parallel backward to {@code din} elements (with its weight gradient unless {@code inputOnly});
+         * sequence parallel: {@code dY} all-gathered first, freed after unless the weight half keeps it. Returns the
+         * bytes it keeps.
+         */
+        private long rowBackward(long din, boolean inputOnly) {
+            if (sp) {
+                ledger.alloc(A, 4 * n * c);
+            }
+            ledger.alloc(A, 4 * din);
+            cast(n * c);
+            if (inputOnly) {
+                return sp ? 4 * n * c : 0;
+            }
+            cast(n * c, din);
+            if (sp) {
+                ledger.free(A, 4 * n * c);
+            }
+            return 0;
+        }
+
+        /**
+         * A column-parallel backward from {@code out} elements of {@code dY}: dX allocated (with its weight gradient
+         * unless {@code inputOnly}; sequence parallel: dX reduce-scattered to this rank's rows, X all-gathered again).
+         */
+        private void columnBackward(long out, boolean inputOnly) {
+            ledger.alloc(A, 4 * n * c);
+            cast(out);
+            if (sp) {
+                ledger.alloc(A, 4 * rows * c);
+                ledger.free(A, 4 * n * c);
+            }
+            if (!inputOnly) {
+                columnWeight(out);
+            }
+        }
+
+        /** A column-parallel weight gradient from {@code out} elements of {@code dY}. */
+        private void columnWeight(long out) {
+            if (sp) {
+                ledger.alloc(A, 4 * n * c);
+            }
+            cast(out, n * c);
+            if (sp) {
+                ledger.free(A, 4 * n * c);
             }
         }
 
@@ -485,10 +573,10 @@ public final class MemoryEstimate {
                 }
                 afterUse(u, true, lastBackward);
                 if (!dyIsOutputGrad) {
-                    ledger.free(A, 4 * n * c);
+                    ledger.free(A, 4 * rows * c);
                 }
                 dyIsOutputGrad = false;
-                long input = i == 0 ? (s == 0 ? 4 * n : 4 * n * c) : 4 * n * c; // the layer's kept input
+                long input = i == 0 ? (s == 0 ? 4 * n : 4 * rows * c) : 4 * rows * c; // the layer's kept input
                 if (whole) {
                     ledger.free(A, input);
                 } else {
@@ -500,7 +588,7 @@ public final class MemoryEstimate {
             }
             release(outputGrad);
             if (s > 0) {
-                ready.put(consumer(s, ActionType.SEND_B, a.microBatch()), -4 * n * c); // the first layer's dx
+                ready.put(consumer(s, ActionType.SEND_B, a.microBatch()), -4 * rows * c); // the first layer's dx
             }
         }
 
@@ -509,16 +597,17 @@ public final class MemoryEstimate {
             int chunk = schedule.chunkOf(a.stage());
             List<Integer> us = chunkUnits.get(chunk);
             boolean lastBackward = backwards.merge(chunk, 1, Integer::sum) == layout.microBatches();
+            long freed = 0;
             for (int i = us.size() - 1; i >= 0; i--) {
                 int u = us.get(i);
                 beforeUse(u, true);
                 if (i > 0) {
                     prefetch(us.get(i - 1));
                 }
-                backwardWeight(units.get(u));
+                freed += backwardWeight(units.get(u));
                 afterUse(u, true, lastBackward);
             }
-            ledger.free(A, pendingWeights.remove(a));
+            ledger.free(A, pendingWeights.remove(a) - freed);
         }
 
         /**
@@ -527,52 +616,48 @@ public final class MemoryEstimate {
          */
         private long backwardInput(Unit u) {
             long nc = n * c;
+            long rc = rows * c;
             switch (u.kind()) {
                 case EMBEDDING -> {
-                    ledger.alloc(A, 4 * nc); // a copy of dout
-                    return 4 * nc;
+                    ledger.alloc(A, 4 * rc); // a copy of dout
+                    return 4 * rc;
                 }
                 case BLOCK -> {
                     if (u.recompute() == Recompute.FULL) {
                         forward(new Unit(Kind.BLOCK, u.numel(), u.computeOnly(), u.padded(), u.deferred(),
                                 Recompute.NONE));
-                        ledger.free(A, 4 * nc);
+                        ledger.free(A, 4 * rc);
                     }
                     long h4 = 4 * nc / tp;
-                    ledger.alloc(A, 4 * nc); // a copy of dy, which proj's weight gradient reads
-                    ledger.alloc(A, 4 * h4); // dact
-                    cast(nc);
+                    ledger.alloc(A, 4 * rc); // a copy of dy, which proj's weight gradient reads
+                    long kept = rowBackward(h4, true); // dact
                     ledger.alloc(A, 4 * h4); // dpre, kept for fc's weight gradient
-                    ledger.alloc(A, 4 * nc); // db
-                    cast(h4);
+                    columnBackward(h4, true); // db
                     ledger.free(A, 4 * 2 * h4); // dact, pre (act stays)
-                    ledger.alloc(A, 4 * nc); // dr, kept for attention proj's weight gradient
-                    ledger.free(A, 4 * 2 * n); // ln2's mean, rstd
-                    ledger.free(A, 4 * nc); // db
+                    ledger.alloc(A, 4 * rc); // dr, kept for attention proj's weight gradient
+                    ledger.free(A, 4 * 2 * rows); // ln2's mean, rstd
+                    ledger.free(A, 4 * rc); // db
                     if (u.recompute() == Recompute.SELECTIVE) {
                         ledger.alloc(A, 4 * attention);
                         ledger.bump(A, 4 * nc / tp);
                     }
-                    ledger.alloc(A, 4 * nc / tp); // dout
-                    cast(nc);
+                    kept += rowBackward(nc / tp, true); // dout
                     ledger.alloc(A, 4 * 3 * nc / tp); // dqkv, kept for qkv's weight gradient
                     scratch = Math.max(scratch, 4 * (5 * nc / tp + attention));
-                    ledger.alloc(A, 4 * nc); // da
-                    cast(3 * nc / tp);
+                    columnBackward(3 * nc / tp, true); // da
                     ledger.free(A, 4 * (nc / tp + attention + 3 * nc / tp)); // dout, att, qkv (out stays)
-                    ledger.alloc(A, 4 * nc); // dx
-                    ledger.free(A, 4 * 2 * n); // ln1's mean, rstd
-                    ledger.free(A, 4 * nc); // da
-                    ledger.free(A, 4 * nc); // r (a and b stay)
-                    // kept: dy, dr, a, b; act, dpre; out, dqkv
-                    return 4 * (4 * nc + 2 * h4 + nc / tp + 3 * nc / tp);
+                    ledger.alloc(A, 4 * rc); // dx
+                    ledger.free(A, 4 * 2 * rows); // ln1's mean, rstd
+                    ledger.free(A, 4 * rc); // da
+                    ledger.free(A, 4 * rc); // r (a and b stay)
+                    // kept: dy, dr, a, b; act, dpre; out, dqkv (and, sequence parallel, both dY all-gathered)
+                    return kept + 4 * (4 * rc + 2 * h4 + nc / tp + 3 * nc / tp);
                 }
                 case HEAD -> {
                     ledger.alloc(A, 4 * n * vLocal); // a copy of dlogits
                     ledger.alloc(A, 4 * nc); // dh
                     cast(n * vLocal);
-                    ledger.alloc(A, 4 * nc); // dx
-                    ledger.free(A, 4 * 2 * n); // mean, rstd
+                    headNormBackward();
                     ledger.free(A, 4 * nc); // dh (h stays)
                     return 4 * (n * vLocal + nc);
                 }
@@ -580,66 +665,92 @@ public final class MemoryEstimate {
             throw new AssertionError(u.kind());
         }
 
-        /** A layer's weight-gradient half: the GEMMs' operand casts; nothing new is kept. */
-        private void backwardWeight(Unit u) {
-            long nc = n * c;
-            if (u.kind() == Kind.BLOCK) {
-                long h4 = 4 * nc / tp;
-                cast(nc, h4);
-                cast(h4, nc);
-                cast(nc, nc / tp);
-                cast(3 * nc / tp, nc);
-            } else if (u.kind() == Kind.HEAD) {
-                cast(n * vLocal, nc);
+        /** ln_f's backward from {@code dh [n, C]} (sequence parallel: reduce-scattered to this rank's rows first). */
+        private void headNormBackward() {
+            long rc = rows * c;
+            if (sp) {
+                ledger.alloc(A, 4 * rc);
             }
+            ledger.alloc(A, 4 * rc); // dx
+            ledger.free(A, 4 * 2 * rows); // mean, rstd
+            if (sp) {
+                ledger.free(A, 4 * rc);
+            }
+        }
+
+        /**
+         * A layer's weight-gradient half: the GEMMs' operand casts (sequence parallel: each column-parallel input
+         * all-gathered again, each row-parallel layer's all-gathered dY freed); returns the kept bytes it freed.
+         */
+        private long backwardWeight(Unit u) {
+            long nc = n * c;
+            switch (u.kind()) {
+                case BLOCK -> {
+                    long h4 = 4 * nc / tp;
+                    cast(nc, h4);
+                    if (sp) {
+                        ledger.free(A, 4 * nc);
+                    }
+                    columnWeight(h4);
+                    cast(nc, nc / tp);
+                    if (sp) {
+                        ledger.free(A, 4 * nc);
+                    }
+                    columnWeight(3 * nc / tp);
+                    return sp ? 2 * 4 * nc : 0;
+                }
+                case HEAD -> cast(n * vLocal, nc);
+                case EMBEDDING -> {
+                    if (sp) {
+                        ledger.bump(A, 4 * nc); // dout all-gathered
+                    }
+                }
+            }
+            return 0;
         }
 
         /** A layer's backward with its temporaries; returns with its saved tensors freed and its dx allocated. */
         private void backward(Unit u) {
             long nc = n * c;
+            long rc = rows * c;
             switch (u.kind()) {
-                case EMBEDDING -> { } // accumulates into its gradients; returns no dx
+                case EMBEDDING -> { // accumulates into its gradients; returns no dx
+                    if (sp) {
+                        ledger.bump(A, 4 * nc); // dout all-gathered
+                    }
+                }
                 case BLOCK -> {
                     if (u.recompute() == Recompute.FULL) { // the forward again; its output is dropped
                         forward(new Unit(Kind.BLOCK, u.numel(), u.computeOnly(), u.padded(), u.deferred(),
                                 Recompute.NONE));
-                        ledger.free(A, 4 * nc);
+                        ledger.free(A, 4 * rc);
                     }
                     long h4 = 4 * nc / tp;
-                    ledger.alloc(A, 4 * h4); // dact
-                    cast(nc);
-                    cast(nc, h4);
-                    ledger.alloc(A, 4 * nc); // db
-                    cast(h4);
-                    cast(h4, nc);
+                    rowBackward(h4, false); // dact
+                    columnBackward(h4, false); // db
                     ledger.free(A, 4 * 3 * h4); // pre, act, dact
-                    ledger.alloc(A, 4 * nc); // dr
-                    ledger.free(A, 4 * 2 * n); // ln2's mean, rstd
-                    ledger.free(A, 4 * nc); // db
+                    ledger.alloc(A, 4 * rc); // dr
+                    ledger.free(A, 4 * 2 * rows); // ln2's mean, rstd
+                    ledger.free(A, 4 * rc); // db
                     if (u.recompute() == Recompute.SELECTIVE) { // the probabilities again, the heads' output dropped
                         ledger.alloc(A, 4 * attention);
                         ledger.bump(A, 4 * nc / tp);
                     }
-                    ledger.alloc(A, 4 * nc / tp); // dout
-                    cast(nc);
-                    cast(nc, nc / tp);
+                    rowBackward(nc / tp, false); // dout
                     ledger.alloc(A, 4 * 3 * nc / tp); // dqkv
                     scratch = Math.max(scratch, 4 * (5 * nc / tp + attention));
-                    ledger.alloc(A, 4 * nc); // da
-                    cast(3 * nc / tp);
-                    cast(3 * nc / tp, nc);
+                    columnBackward(3 * nc / tp, false); // da
                     ledger.free(A, 4 * (3 * nc / tp + attention + nc / tp + nc / tp + 3 * nc / tp));
-                    ledger.alloc(A, 4 * nc); // dx
-                    ledger.free(A, 4 * 2 * n); // ln1's mean, rstd
-                    ledger.free(A, 4 * 2 * nc); // da, dr
-                    ledger.free(A, 4 * 3 * nc); // a, r, b
+                    ledger.alloc(A, 4 * rc); // dx
+                    ledger.free(A, 4 * 2 * rows); // ln1's mean, rstd
+                    ledger.free(A, 4 * 2 * rc); // da, dr
+                    ledger.free(A, 4 * 3 * rc); // a, r, b
                 }
                 case HEAD -> {
                     ledger.alloc(A, 4 * nc); // dh
                     cast(n * vLocal);
                     cast(n * vLocal, nc);
-                    ledger.alloc(A, 4 * nc); // dx
-                    ledger.free(A, 4 * 2 * n); // mean, rstd
+                    headNormBackward();
                     ledger.free(A, 4 * 2 * nc); // h, dh
                 }
             }

@@ -75,7 +75,22 @@ class MemoryEstimateTest {
                         RecomputePlan.NONE),
                 Arguments.of(four, layout(2, 1, 2, 2, "zb-h1", 4, 1), PrecisionPolicy.FP32, 16, RecomputePlan.NONE),
                 Arguments.of(longer, layout(1, 1, 3, 1, "zb-h1", 3, 1), PrecisionPolicy.FP32, 6,
-                        RecomputePlan.all(Recompute.SELECTIVE).with("h2", Recompute.FULL)));
+                        RecomputePlan.all(Recompute.SELECTIVE).with("h2", Recompute.FULL)),
+                Arguments.of(tiny, sp(layout(1, 2, 1, 0, "1f1b", 1, 1)), PrecisionPolicy.FP32, 16, RecomputePlan.NONE),
+                Arguments.of(wide, sp(layout(1, 2, 2, 1, "1f1b", 2, 1)), PrecisionPolicy.BF16_MIXED, 8,
+                        RecomputePlan.NONE),
+                Arguments.of(four, sp(layout(1, 4, 1, 0, "1f1b", 2, 1)), PrecisionPolicy.FP32, 8,
+                        RecomputePlan.all(Recompute.SELECTIVE)),
+                Arguments.of(four, sp(layout(2, 2, 2, 3, "zb-h1", 2, 1)), PrecisionPolicy.FP32, 8,
+                        RecomputePlan.all(Recompute.FULL)),
+                Arguments.of(longer, sp(layout(1, 2, 3, 2, "zb-h1", 3, 1)), PrecisionPolicy.FP32, 6,
+                        RecomputePlan.NONE),
+                Arguments.of(four, sp(layout(1, 2, 2, 0, "interleaved", 2, 2)), PrecisionPolicy.FP32, 8,
+                        RecomputePlan.NONE));
+    }
+
+    static ParallelLayout sp(ParallelLayout layout) {
+        return layout.withSequenceParallel(true);
     }
 
     static ParallelLayout layout(int dp, int tp, int pp, int zero, String schedule, int m, int v) {
