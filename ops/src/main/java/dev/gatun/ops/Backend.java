@@ -74,6 +74,43 @@ public interface Backend extends AutoCloseable {
     void layerNormBackward(Tensor dout, Tensor in, Tensor weight, Tensor mean, Tensor rstd,
                            Tensor din, Tensor dweight, Tensor dbias);
 
+    /**
+     * RMSNorm over the last dimension (Zhang and Sennrich 2019; Llama's norm, no bias): for each row {@code n} of
+     * {@code in [N, C]}, {@code σ⁻¹ = 1/√(mean(x²) + eps)}, {@code out = x·σ⁻¹·weight}; saves {@code rstd [N]}
+     * (= σ⁻¹) for the backward.
+     */
+    void rmsNorm(Tensor in, Tensor weight, float eps, Tensor out, Tensor rstd);
+
+    /**
+     * RMSNorm backward, from the saved {@code rstd}: with {@code x̂ = x·σ⁻¹} and {@code g = dout·weight},
+     * {@code din = σ⁻¹·(g − x̂·mean(g·x̂))} (overwritten), {@code dweight += Σ_n dout·x̂}.
+     */
+    void rmsNormBackward(Tensor dout, Tensor in, Tensor weight, Tensor rstd, Tensor din, Tensor dweight);
+
+    /**
+     * Rotary position embedding (Su et al. 2021) in Llama's form, on the first {@code heads} heads of each row of
+     * {@code x [B, T, W]} ({@code W ≥ heads·hs}, head {@code h} the columns {@code [h·hs, (h+1)·hs)}): the pair
+     * {@code (x₂ᵢ, x₂ᵢ₊₁)} of a head at position {@code t} becomes {@code (x₂ᵢ·cos θ − x₂ᵢ₊₁·sin θ,
+     * x₂ᵢ·sin θ + x₂ᵢ₊₁·cos θ)} with {@code θ = t·ωᵢ}, read from the tables {@code cos, sin [T', hs/2]}
+     * ({@code T ≤ T'}; {@link RotaryFrequencies}); with {@code inverse} the rotation is by {@code −θ}, which is the
+     * backward, the rotation being orthogonal: {@code dx = R(−θ)·dy}. The other columns are copied. {@code out} may
+     * be {@code x}.
+     */
+    void rotary(Tensor x, int heads, Tensor cos, Tensor sin, boolean inverse, Tensor out);
+
+    /**
+     * SwiGLU (Shazeer 2020), Llama's MLP activation, on a fused {@code gateUp [N, 2F]} whose rows hold the gate
+     * {@code g = x·W1ᵀ} in their first {@code F} columns and {@code u = x·W3ᵀ} in the last {@code F}:
+     * {@code out [N, F] = silu(g)·u} with {@code silu(g) = g·σ(g)}.
+     */
+    void swiglu(Tensor gateUp, Tensor out);
+
+    /**
+     * SwiGLU backward into {@code dgateUp [N, 2F]} (overwritten): {@code dg = dout·u·σ(g)·(1 + g·(1 − σ(g)))},
+     * {@code du = dout·silu(g)}.
+     */
+    void swigluBackward(Tensor gateUp, Tensor dout, Tensor dgateUp);
+
     /** Row softmax over the last dimension: {@code out[n, j] = exp(x[n, j] − max_j x[n, ·]) / Σ_k exp(…)}. */
     void softmax(Tensor in, Tensor out);
 
@@ -84,10 +121,29 @@ public interface Backend extends AutoCloseable {
      * concatenated into {@code out [B, T, C]}. Saves the probabilities {@code att [B, NH, T, T]} for the backward.
      * Built from batched GEMMs and a masked softmax.
      */
-    void attention(Tensor qkv, int numHeads, Tensor out, Tensor att);
+    default void attention(Tensor qkv, int numHeads, Tensor out, Tensor att) {
+        attention(qkv, numHeads, numHeads, out, att);
+    }
 
     /** Attention backward: {@code dqkv [B, T, 3C]} (overwritten) from {@code dout [B, T, C]} and the saved {@code att}. */
-    void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, Tensor dqkv);
+    default void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, Tensor dqkv) {
+        attentionBackward(dout, qkv, att, numHeads, numHeads, dqkv);
+    }
+
+    /**
+     * Grouped-query causal attention (Ainslie et al. 2023): {@code qkv [B, T, (NH + 2·NKV)·hs]} holds per row the
+     * {@code NH} query heads, then {@code NKV} key heads, then {@code NKV} value heads ({@code NKV} dividing
+     * {@code NH}); query head {@code h} attends with key and value head {@code h / (NH/NKV)}, otherwise as
+     * {@link #attention(Tensor, int, Tensor, Tensor)}: {@code out [B, T, NH·hs]}, {@code att [B, NH, T, T]}.
+     * {@code NKV = NH} is multi-head attention.
+     */
+    void attention(Tensor qkv, int numHeads, int numKvHeads, Tensor out, Tensor att);
+
+    /**
+     * Grouped-query attention backward: {@code dqkv} shaped like {@code qkv} (overwritten); a key or value head's
+     * gradient is the sum over the query heads of its group.
+     */
+    void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, int numKvHeads, Tensor dqkv);
 
     /**
      * Token + position embedding: {@code out[b, t, ·] = wte[tokens[b, t], ·] + wpe[t, ·]}; {@code tokens [B, T]}

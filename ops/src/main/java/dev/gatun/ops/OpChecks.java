@@ -36,10 +36,30 @@ public final class OpChecks {
     }
 
     /** The sizes of attention: batch {@code B}, sequence {@code T}, heads {@code NH} of size {@code hs}. */
-    public record AttentionDims(int batch, int seqLen, int numHeads, int headSize) {
-        /** {@code C = NH·hs}. */
+    public record AttentionDims(int batch, int seqLen, int numHeads, int headSize, int numKvHeads) {
+        /** Multi-head attention: as many key/value heads as query heads. */
+        public AttentionDims(int batch, int seqLen, int numHeads, int headSize) {
+            this(batch, seqLen, numHeads, headSize, numHeads);
+        }
+
+        /** {@code C = NH·hs}: the queries' (and the output's) width. */
         public int channels() {
             return numHeads * headSize;
+        }
+
+        /** {@code NKV·hs}: the keys' width, and the values'. */
+        public int kvChannels() {
+            return numKvHeads * headSize;
+        }
+
+        /** A row of the fused projection: {@code (NH + 2·NKV)·hs}. */
+        public int qkvWidth() {
+            return channels() + 2 * kvChannels();
+        }
+
+        /** Query heads per key/value head, {@code NH/NKV}. */
+        public int group() {
+            return numHeads / numKvHeads;
         }
     }
 
@@ -206,6 +226,123 @@ public final class OpChecks {
         return r;
     }
 
+    /**
+     * {@link Backend#rmsNorm}: {@code in} and {@code out} fp32 {@code [N, C]} (any leading dimensions),
+     * {@code weight [C]}, {@code rstd [N]}, {@code eps > 0}; the outputs overlap nothing.
+     */
+    public static RowDims rmsNorm(Device device, Tensor in, Tensor weight, float eps, Tensor out, Tensor rstd) {
+        String op = "rmsNorm";
+        on(device, op, "in", in, "weight", weight, "out", out, "rstd", rstd);
+        if (!(eps > 0) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException("rmsNorm: eps must be finite and > 0, got " + eps);
+        }
+        RowDims r = rows(op, "in", in);
+        expect(op, "weight", weight, FP32, Shape.of(r.columns()));
+        expect(op, "out", out, FP32, in.shape());
+        expectPerRow(op, "rstd", rstd, FP32, in, r);
+        disjoint(op, "out", out, "in", in, "weight", weight, "rstd", rstd);
+        disjoint(op, "rstd", rstd, "in", in, "weight", weight);
+        return r;
+    }
+
+    /**
+     * {@link Backend#rmsNormBackward}: {@code dout}, {@code in} and {@code din} fp32 {@code [N, C]}, {@code weight}
+     * and {@code dweight [C]}, {@code rstd [N]}; the outputs overlap nothing.
+     */
+    public static RowDims rmsNormBackward(Device device, Tensor dout, Tensor in, Tensor weight, Tensor rstd,
+                                          Tensor din, Tensor dweight) {
+        String op = "rmsNormBackward";
+        on(device, op, "dout", dout, "in", in, "weight", weight, "rstd", rstd, "din", din, "dweight", dweight);
+        RowDims r = rows(op, "in", in);
+        expect(op, "dout", dout, FP32, in.shape());
+        expect(op, "weight", weight, FP32, Shape.of(r.columns()));
+        expectPerRow(op, "rstd", rstd, FP32, in, r);
+        expect(op, "din", din, FP32, in.shape());
+        expect(op, "dweight", dweight, FP32, Shape.of(r.columns()));
+        Object[] inputs = {"dout", dout, "in", in, "weight", weight, "rstd", rstd};
+        disjoint(op, "din", din, concat(inputs, "dweight", dweight));
+        disjoint(op, "dweight", dweight, inputs);
+        return r;
+    }
+
+    /** The sizes of a rotary embedding: batch, positions, row width {@code W}, rotated heads of size {@code hs}. */
+    public record RotaryDims(int batch, int seqLen, int width, int heads, int headSize) {
+    }
+
+    /**
+     * {@link Backend#rotary}: {@code x} and {@code out} fp32 {@code [B, T, W]}, equal or not overlapping;
+     * {@code cos} and {@code sin} fp32 {@code [T', hs/2]} with {@code T ≤ T'}; {@code heads·hs ≤ W}.
+     */
+    public static RotaryDims rotary(Device device, Tensor x, int heads, Tensor cos, Tensor sin, Tensor out) {
+        String op = "rotary";
+        on(device, op, "x", x, "cos", cos, "sin", sin, "out", out);
+        expectDtype(op, "x", x, FP32);
+        if (x.shape().rank() != 3) {
+            throw new IllegalArgumentException("rotary: x " + quoted(x) + " must be fp32 [B, T, W], got " + typed(x));
+        }
+        expectDtype(op, "cos", cos, FP32);
+        if (cos.shape().rank() != 2) {
+            throw new IllegalArgumentException("rotary: cos " + quoted(cos) + " must be fp32 [positions, hs/2], got "
+                    + typed(cos));
+        }
+        expect(op, "sin", sin, FP32, cos.shape());
+        int b = toInt(op, "B", x.shape().dim(0));
+        int t = toInt(op, "T", x.shape().dim(1));
+        int w = toInt(op, "W", x.shape().dim(2));
+        int hs = toInt(op, "hs", 2 * cos.shape().dim(1));
+        if (t > cos.shape().dim(0)) {
+            throw new IllegalArgumentException("rotary: x " + quoted(x) + " has " + t + " positions, more than the "
+                    + cos.shape().dim(0) + " of the tables");
+        }
+        if (heads < 1 || (long) heads * hs > w) {
+            throw new IllegalArgumentException("rotary: heads=" + heads + " of size " + hs + " must be >= 1 and fit a "
+                    + "row of " + w + " (x " + x.shape() + ")");
+        }
+        expect(op, "out", out, FP32, x.shape());
+        disjointUnlessSame(op, "out", out, "x", x);
+        disjoint(op, "out", out, "cos", cos, "sin", sin);
+        return new RotaryDims(b, t, w, heads, hs);
+    }
+
+    /**
+     * {@link Backend#swiglu}: {@code gateUp} fp32 {@code [N, 2F]} and {@code out [N, F]} (any leading dimensions),
+     * not overlapping. Returns {@code (N, F)}.
+     */
+    public static RowDims swiglu(Device device, Tensor gateUp, Tensor out) {
+        String op = "swiglu";
+        on(device, op, "gateUp", gateUp, "out", out);
+        RowDims r = gluRows(op, gateUp);
+        expect(op, "out", out, FP32, withLast(gateUp.shape(), r.columns()));
+        disjoint(op, "out", out, "gateUp", gateUp);
+        return r;
+    }
+
+    /** {@link Backend#swigluBackward}: as {@link #swiglu}, with {@code dout [N, F]} and {@code dgateUp} like gateUp. */
+    public static RowDims swigluBackward(Device device, Tensor gateUp, Tensor dout, Tensor dgateUp) {
+        String op = "swigluBackward";
+        on(device, op, "gateUp", gateUp, "dout", dout, "dgateUp", dgateUp);
+        RowDims r = gluRows(op, gateUp);
+        expect(op, "dout", dout, FP32, withLast(gateUp.shape(), r.columns()));
+        expect(op, "dgateUp", dgateUp, FP32, gateUp.shape());
+        disjoint(op, "dgateUp", dgateUp, "gateUp", gateUp, "dout", dout);
+        return r;
+    }
+
+    private static Shape withLast(Shape shape, long last) {
+        long[] dims = shape.dims();
+        dims[dims.length - 1] = last;
+        return Shape.of(dims);
+    }
+
+    private static RowDims gluRows(String op, Tensor gateUp) {
+        RowDims r = rows(op, "gateUp", gateUp);
+        if (r.columns() % 2 != 0) {
+            throw new IllegalArgumentException(op + ": gateUp " + quoted(gateUp) + " must be fp32 [N, 2F] (the gate, "
+                    + "then the up projection), got an odd last dimension: " + typed(gateUp));
+        }
+        return new RowDims(r.rows(), r.columns() / 2);
+    }
+
     /** {@link Backend#softmax}: {@code in} and {@code out} fp32 {@code [N, V]}, not overlapping. */
     public static RowDims softmax(Device device, Tensor in, Tensor out) {
         String op = "softmax";
@@ -221,9 +358,19 @@ public final class OpChecks {
      * {@code out [B, T, C]}, {@code att [B, NH, T, T]}; the outputs overlap nothing.
      */
     public static AttentionDims attention(Device device, Tensor qkv, int numHeads, Tensor out, Tensor att) {
+        return attention(device, qkv, numHeads, numHeads, out, att);
+    }
+
+    /**
+     * {@link Backend#attention(Tensor, int, int, Tensor, Tensor)}: {@code qkv} fp32 {@code [B, T, (NH + 2·NKV)·hs]}
+     * with {@code NKV} dividing {@code NH}, {@code out [B, T, NH·hs]}, {@code att [B, NH, T, T]}; the outputs overlap
+     * nothing.
+     */
+    public static AttentionDims attention(Device device, Tensor qkv, int numHeads, int numKvHeads, Tensor out,
+                                          Tensor att) {
         String op = "attention";
         on(device, op, "qkv", qkv, "out", out, "att", att);
-        AttentionDims d = attentionDims(op, qkv, numHeads);
+        AttentionDims d = attentionDims(op, qkv, numHeads, numKvHeads);
         expect(op, "out", out, FP32, Shape.of(d.batch(), d.seqLen(), d.channels()));
         expect(op, "att", att, FP32, Shape.of(d.batch(), d.numHeads(), d.seqLen(), d.seqLen()));
         disjoint(op, "out", out, "qkv", qkv, "att", att);
@@ -237,9 +384,15 @@ public final class OpChecks {
      */
     public static AttentionDims attentionBackward(Device device, Tensor dout, Tensor qkv, Tensor att, int numHeads,
                                                   Tensor dqkv) {
+        return attentionBackward(device, dout, qkv, att, numHeads, numHeads, dqkv);
+    }
+
+    /** The grouped-query {@link #attentionBackward}: as {@link #attention(Device, Tensor, int, int, Tensor, Tensor)}. */
+    public static AttentionDims attentionBackward(Device device, Tensor dout, Tensor qkv, Tensor att, int numHeads,
+                                                  int numKvHeads, Tensor dqkv) {
         String op = "attentionBackward";
         on(device, op, "dout", dout, "qkv", qkv, "att", att, "dqkv", dqkv);
-        AttentionDims d = attentionDims(op, qkv, numHeads);
+        AttentionDims d = attentionDims(op, qkv, numHeads, numKvHeads);
         expect(op, "dout", dout, FP32, Shape.of(d.batch(), d.seqLen(), d.channels()));
         expect(op, "att", att, FP32, Shape.of(d.batch(), d.numHeads(), d.seqLen(), d.seqLen()));
         expect(op, "dqkv", dqkv, FP32, qkv.shape());
@@ -346,6 +499,27 @@ public final class OpChecks {
         expectScalar(op, "out", out, FP32);
         disjoint(op, "out", out, "x", x);
         return x.numel();
+    }
+
+    private static AttentionDims attentionDims(String op, Tensor qkv, int numHeads, int numKvHeads) {
+        if (numKvHeads == numHeads) {
+            return attentionDims(op, qkv, numHeads);
+        }
+        expectDtype(op, "qkv", qkv, FP32);
+        if (numHeads <= 0 || numKvHeads <= 0 || numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException(op + ": numKvHeads=" + numKvHeads + " must be > 0 and divide numHeads="
+                    + numHeads + " (each key/value head serves a group of query heads)");
+        }
+        long width = numHeads + 2L * numKvHeads;
+        if (qkv.shape().rank() != 3 || qkv.shape().dim(2) % width != 0) {
+            throw new IllegalArgumentException(op + ": qkv " + quoted(qkv) + " must be fp32 [B, T, (NH + 2·NKV)·hs] = "
+                    + "[B, T, " + width + "·hs] for NH=" + numHeads + ", NKV=" + numKvHeads + ", got " + typed(qkv));
+        }
+        int b = toInt(op, "B", qkv.shape().dim(0));
+        int t = toInt(op, "T", qkv.shape().dim(1));
+        toInt(op, "(NH + 2·NKV)·hs", qkv.shape().dim(2));
+        toInt(op, "B·NH", (long) b * numHeads);
+        return new AttentionDims(b, t, numHeads, (int) (qkv.shape().dim(2) / width), numKvHeads);
     }
 
     private static AttentionDims attentionDims(String op, Tensor qkv, int numHeads) {

@@ -45,6 +45,7 @@ public final class CpuBackend implements Backend {
     private final EmbeddingKernels embeddings;
     private final VocabKernels vocab;
     private final AttentionKernels attention;
+    private final RotaryKernel rotary;
     private final Casts casts;
     private volatile boolean closed;
 
@@ -57,6 +58,7 @@ public final class CpuBackend implements Backend {
         this.embeddings = new EmbeddingKernels(parallel);
         this.vocab = new VocabKernels(parallel);
         this.attention = new AttentionKernels(this, rows, parallel, workspace);
+        this.rotary = new RotaryKernel(parallel);
         this.casts = new Casts(parallel);
     }
 
@@ -159,17 +161,56 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void attention(Tensor qkv, int numHeads, Tensor out, Tensor att) {
-        OpChecks.AttentionDims d = OpChecks.attention(device(), qkv, numHeads, out, att);
+    public void attention(Tensor qkv, int numHeads, int numKvHeads, Tensor out, Tensor att) {
+        OpChecks.AttentionDims d = OpChecks.attention(device(), qkv, numHeads, numKvHeads, out, att);
         open();
         attention.forward(qkv, d, out, att);
     }
 
     @Override
-    public void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, Tensor dqkv) {
-        OpChecks.AttentionDims d = OpChecks.attentionBackward(device(), dout, qkv, att, numHeads, dqkv);
+    public void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, int numKvHeads, Tensor dqkv) {
+        OpChecks.AttentionDims d = OpChecks.attentionBackward(device(), dout, qkv, att, numHeads, numKvHeads, dqkv);
         open();
         attention.backward(dout, qkv, att, d, dqkv);
+    }
+
+    @Override
+    public void rmsNorm(Tensor in, Tensor weight, float eps, Tensor out, Tensor rstd) {
+        OpChecks.RowDims r = OpChecks.rmsNorm(device(), in, weight, eps, out, rstd);
+        open();
+        rows.rmsNorm(in.hostSegment(), weight.hostSegment(), eps, out.hostSegment(), rstd.hostSegment(), r.rows(),
+                r.columns());
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor dout, Tensor in, Tensor weight, Tensor rstd, Tensor din, Tensor dweight) {
+        OpChecks.RowDims r = OpChecks.rmsNormBackward(device(), dout, in, weight, rstd, din, dweight);
+        open();
+        rows.rmsNormBackward(dout.hostSegment(), in.hostSegment(), weight.hostSegment(), rstd.hostSegment(),
+                din.hostSegment(), dweight.hostSegment(), r.rows(), r.columns());
+    }
+
+    @Override
+    public void rotary(Tensor x, int heads, Tensor cos, Tensor sin, boolean inverse, Tensor out) {
+        OpChecks.RotaryDims d = OpChecks.rotary(device(), x, heads, cos, sin, out);
+        open();
+        rotary.rotary(x.hostSegment(), cos.hostSegment(), sin.hostSegment(), inverse, out.hostSegment(), d,
+                x.storage() == out.storage() && x.byteOffset() == out.byteOffset());
+    }
+
+    @Override
+    public void swiglu(Tensor gateUp, Tensor out) {
+        OpChecks.RowDims r = OpChecks.swiglu(device(), gateUp, out);
+        open();
+        elementwise.swiglu(gateUp.hostSegment(), out.hostSegment(), r.rows(), r.columns());
+    }
+
+    @Override
+    public void swigluBackward(Tensor gateUp, Tensor dout, Tensor dgateUp) {
+        OpChecks.RowDims r = OpChecks.swigluBackward(device(), gateUp, dout, dgateUp);
+        open();
+        elementwise.swigluBackward(gateUp.hostSegment(), dout.hostSegment(), dgateUp.hostSegment(), r.rows(),
+                r.columns());
     }
 
     /**

@@ -7,6 +7,7 @@ import jdk.incubator.vector.VectorOperators;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static dev.gatun.ops.cpu.Lanes.F;
 import static dev.gatun.ops.cpu.Lanes.LENGTH;
 import static dev.gatun.ops.cpu.Lanes.bound;
 import static dev.gatun.ops.cpu.Lanes.get;
@@ -26,6 +27,63 @@ final class ElementwiseKernels {
 
     ElementwiseKernels(Parallel parallel) {
         this.parallel = parallel;
+    }
+
+    /** {@code out[r, j] = silu(g)·u} with {@code g = gateUp[r, j]}, {@code u = gateUp[r, F + j]}. */
+    void swiglu(MemorySegment gateUp, MemorySegment out, long rows, int f) {
+        parallel.forEach(Parallel.Split.of(rows, 4L * f), (lo, hi) -> {
+            for (long r = lo; r < hi; r++) {
+                long in = r * 2 * f;
+                long o = r * f;
+                int j = 0;
+                for (int end = (int) bound(f); j < end; j += LENGTH) {
+                    FloatVector g = load(gateUp, in + j);
+                    store(g.mul(sigmoid(g)).mul(load(gateUp, in + f + j)), out, o + j);
+                }
+                for (; j < f; j++) {
+                    float g = get(gateUp, in + j);
+                    set(out, o + j, g * sigmoid(g) * get(gateUp, in + f + j));
+                }
+            }
+        });
+    }
+
+    /** {@code dg = dout·u·σ(g)·(1 + g·(1 − σ(g)))}, {@code du = dout·silu(g)} into {@code dgateUp}. */
+    void swigluBackward(MemorySegment gateUp, MemorySegment dout, MemorySegment dgateUp, long rows, int f) {
+        parallel.forEach(Parallel.Split.of(rows, 6L * f), (lo, hi) -> {
+            for (long r = lo; r < hi; r++) {
+                long in = r * 2 * f;
+                long o = r * f;
+                int j = 0;
+                for (int end = (int) bound(f); j < end; j += LENGTH) {
+                    FloatVector g = load(gateUp, in + j);
+                    FloatVector u = load(gateUp, in + f + j);
+                    FloatVector d = load(dout, o + j);
+                    FloatVector sig = sigmoid(g);
+                    FloatVector dsilu = sig.mul(g.mul(sig.neg().add(1f)).add(1f));
+                    store(d.mul(u).mul(dsilu), dgateUp, in + j);
+                    store(d.mul(g.mul(sig)), dgateUp, in + f + j);
+                }
+                for (; j < f; j++) {
+                    float g = get(gateUp, in + j);
+                    float u = get(gateUp, in + f + j);
+                    float d = get(dout, o + j);
+                    float sig = sigmoid(g);
+                    float dsilu = sig * (g * (1f - sig) + 1f);
+                    set(dgateUp, in + j, d * u * dsilu);
+                    set(dgateUp, in + f + j, d * (g * sig));
+                }
+            }
+        });
+    }
+
+    /** {@code σ(x) = 1/(1 + e^(−x))}, with the same exp in the vector and scalar paths. */
+    private static FloatVector sigmoid(FloatVector x) {
+        return FloatVector.broadcast(F, 1f).div(ExactMath.exp(x.neg()).add(1f));
+    }
+
+    private static float sigmoid(float x) {
+        return 1f / (1f + ExactMath.exp(-x));
     }
 
     /** {@code out = a + b}; {@code out} may be {@code a} or {@code b}. */

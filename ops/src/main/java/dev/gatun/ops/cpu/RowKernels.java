@@ -117,6 +117,71 @@ final class RowKernels {
         }
     }
 
+    /** {@code out = x·σ⁻¹·weight} with {@code σ⁻¹ = 1/√(mean(x²) + eps)} per row, saved in {@code rstd}. */
+    void rmsNorm(MemorySegment in, MemorySegment weight, float eps, MemorySegment out, MemorySegment rstd, int rows,
+                 int columns) {
+        parallel.forEach(Parallel.Split.of(rows, 2L * columns), (lo, hi) -> {
+            for (long r = lo; r < hi; r++) {
+                long row = r * columns;
+                float rs = (float) (1 / Math.sqrt(Lanes.dot(in, row, in, row, columns) / columns + eps));
+                int c = 0;
+                for (int end = (int) bound(columns); c < end; c += LENGTH) {
+                    store(load(in, row + c).mul(rs).mul(load(weight, c)), out, row + c);
+                }
+                for (; c < columns; c++) {
+                    set(out, row + c, get(in, row + c) * rs * get(weight, c));
+                }
+                set(rstd, r, rs);
+            }
+        });
+    }
+
+    /** {@code din = σ⁻¹(g − x̂·mean(g·x̂))} with {@code g = dout·weight} (overwritten); {@code dweight += Σ dout·x̂}. */
+    void rmsNormBackward(MemorySegment dout, MemorySegment in, MemorySegment weight, MemorySegment rstd,
+                         MemorySegment din, MemorySegment dweight, int rows, int columns) {
+        Parallel.Split split = Lanes.columnReductionSplit(rows, columns);
+        float[][] dw = new float[split.count()][columns];
+        parallel.forEachTask(split.count(), task -> {
+            for (long r = split.start(task); r < split.end(task); r++) {
+                rmsNormBackwardRow(dout, in, weight, get(rstd, r), din, dw[task], r * columns, columns);
+            }
+        });
+        Lanes.addColumnSums(dw, dweight);
+    }
+
+    private static void rmsNormBackwardRow(MemorySegment dout, MemorySegment in, MemorySegment weight, float rs,
+                                           MemorySegment din, float[] dw, long row, int columns) {
+        int end = (int) bound(columns);
+        double sumGX = 0;
+        int c = 0;
+        while (c < end) {
+            int blockEnd = Math.min(end, c + BLOCK);
+            FloatVector acc = FloatVector.zero(F);
+            for (; c < blockEnd; c += LENGTH) {
+                FloatVector xhat = load(in, row + c).mul(rs);
+                acc = load(dout, row + c).mul(load(weight, c)).fma(xhat, acc);
+            }
+            sumGX += Lanes.laneSum(acc);
+        }
+        for (; c < columns; c++) {
+            sumGX += (double) (get(dout, row + c) * get(weight, c)) * (get(in, row + c) * rs);
+        }
+        float meanGX = (float) (sumGX / columns);
+        c = 0;
+        for (; c < end; c += LENGTH) {
+            FloatVector xhat = load(in, row + c).mul(rs);
+            FloatVector d = load(dout, row + c);
+            store(d.mul(load(weight, c)).sub(xhat.mul(meanGX)).mul(rs), din, row + c);
+            d.fma(xhat, FloatVector.fromArray(F, dw, c)).intoArray(dw, c);
+        }
+        for (; c < columns; c++) {
+            float xhat = get(in, row + c) * rs;
+            float d = get(dout, row + c);
+            set(din, row + c, (d * get(weight, c) - xhat * meanGX) * rs);
+            dw[c] += d * xhat;
+        }
+    }
+
     /** Softmax of each row of {@code columns}. */
     void softmax(MemorySegment in, MemorySegment out, int rows, int columns) {
         parallel.forEach(Parallel.Split.of(rows, 3L * columns), (lo, hi) -> {

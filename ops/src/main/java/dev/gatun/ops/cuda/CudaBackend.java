@@ -217,11 +217,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void attention(Tensor qkv, int numHeads, Tensor out, Tensor att) {
-        Heads.Dims d = new Heads.Dims(OpChecks.attention(device(), qkv, numHeads, out, att));
+    public void attention(Tensor qkv, int numHeads, int numKvHeads, Tensor out, Tensor att) {
+        Heads.Dims d = new Heads.Dims(OpChecks.attention(device(), qkv, numHeads, numKvHeads, out, att));
         try (Heads h = new Heads(d, "attention", false)) {
             launchElements(Kernel.PERMUTE_QKV, d.headElements(), args -> args.pointer(ptr(h.q)).pointer(ptr(h.k))
-                    .pointer(ptr(h.v)).pointer(ptr(qkv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.hs()));
+                    .pointer(ptr(h.v)).pointer(ptr(qkv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.nkv()).i32(d.hs()));
             int t = d.t();
             int hs = d.hs();
             int bh = d.b() * d.nh();
@@ -240,8 +240,9 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, Tensor dqkv) {
-        Heads.Dims d = new Heads.Dims(OpChecks.attentionBackward(device(), dout, qkv, att, numHeads, dqkv));
+    public void attentionBackward(Tensor dout, Tensor qkv, Tensor att, int numHeads, int numKvHeads, Tensor dqkv) {
+        Heads.Dims d = new Heads.Dims(OpChecks.attentionBackward(device(), dout, qkv, att, numHeads, numKvHeads,
+                dqkv));
         int t = d.t();
         int hs = d.hs();
         int bh = d.b() * d.nh();
@@ -249,7 +250,7 @@ public final class CudaBackend implements Backend {
         try (Heads h = new Heads(d, "attentionBackward", true);
              Tensor datt = scratch(Shape.of((long) bh * t * t), "attentionBackward.datt")) {
             launchElements(Kernel.PERMUTE_QKV, d.headElements(), args -> args.pointer(ptr(h.q)).pointer(ptr(h.k))
-                    .pointer(ptr(h.v)).pointer(ptr(qkv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.hs()));
+                    .pointer(ptr(h.v)).pointer(ptr(qkv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.nkv()).i32(d.hs()));
             launchElements(Kernel.PERMUTE_HEADS, d.headElements(), args -> args.pointer(ptr(h.y))
                     .pointer(ptr(dout)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.hs()));
             long th = (long) t * hs;
@@ -266,9 +267,57 @@ public final class CudaBackend implements Backend {
                     addr(h.y), th, bh, DType.FP32, DType.FP32);
             rawGemm(Transpose.TRANSPOSE, Transpose.NONE, t, hs, t, scale, addr(datt), t, tt, addr(h.q), hs, th, 0,
                     addr(h.v), th, bh, DType.FP32, DType.FP32);
-            launchElements(Kernel.UNPERMUTE_QKV, d.headElements(), args -> args.pointer(ptr(dqkv)).pointer(ptr(h.y))
-                    .pointer(ptr(h.v)).pointer(ptr(h.dv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.hs()));
+            launchElements(Kernel.UNPERMUTE_QKV, dqkv.numel(), args -> args.pointer(ptr(dqkv)).pointer(ptr(h.y))
+                    .pointer(ptr(h.v)).pointer(ptr(h.dv)).i32(d.b()).i32(d.t()).i32(d.nh()).i32(d.nkv()).i32(d.hs()));
         }
+    }
+
+    @Override
+    public void rmsNorm(Tensor in, Tensor weight, float eps, Tensor out, Tensor rstd) {
+        OpChecks.RowDims r = OpChecks.rmsNorm(device(), in, weight, eps, out, rstd);
+        int warps = BLOCK / 32;
+        launch(Kernel.RMSNORM_FORWARD, (r.rows() + warps - 1) / warps, BLOCK, args -> args.pointer(ptr(out))
+                .pointer(ptr(rstd)).pointer(ptr(in)).pointer(ptr(weight)).i32(r.rows()).i32(r.columns()).f32(eps));
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor dout, Tensor in, Tensor weight, Tensor rstd, Tensor din, Tensor dweight) {
+        OpChecks.RowDims r = OpChecks.rmsNormBackward(device(), dout, in, weight, rstd, din, dweight);
+        int warps = BLOCK / 32;
+        launch(Kernel.RMSNORM_BACKWARD_INPUT, (r.rows() + warps - 1) / warps, BLOCK, args -> args.pointer(ptr(din))
+                .pointer(ptr(dout)).pointer(ptr(in)).pointer(ptr(weight)).pointer(ptr(rstd)).i32(r.rows())
+                .i32(r.columns()));
+        launch(Kernel.RMSNORM_BACKWARD_PARAMS, blocks(r.columns()), BLOCK, args -> args.pointer(ptr(dweight))
+                .pointer(ptr(dout)).pointer(ptr(in)).pointer(ptr(rstd)).i32(r.rows()).i32(r.columns()));
+    }
+
+    @Override
+    public void rotary(Tensor x, int heads, Tensor cos, Tensor sin, boolean inverse, Tensor out) {
+        OpChecks.RotaryDims d = OpChecks.rotary(device(), x, heads, cos, sin, out);
+        launchElements(Kernel.ROTARY, (long) d.batch() * d.seqLen() * d.heads() * (d.headSize() / 2),
+                args -> args.pointer(ptr(out)).pointer(ptr(x)).pointer(ptr(cos)).pointer(ptr(sin)).i32(d.batch())
+                        .i32(d.seqLen()).i32(d.width()).i32(d.heads()).i32(d.headSize()).f32(inverse ? -1f : 1f));
+        boolean inPlace = x.deviceAddress() == out.deviceAddress();
+        int from = d.heads() * d.headSize();
+        if (!inPlace && from < d.width()) {
+            long rows = (long) d.batch() * d.seqLen();
+            launchElements(Kernel.COPY_COLUMNS, rows * (d.width() - from), args -> args.pointer(ptr(out))
+                    .pointer(ptr(x)).i64(rows).i32(d.width()).i32(from));
+        }
+    }
+
+    @Override
+    public void swiglu(Tensor gateUp, Tensor out) {
+        OpChecks.RowDims r = OpChecks.swiglu(device(), gateUp, out);
+        launchElements(Kernel.SWIGLU_FORWARD, (long) r.rows() * r.columns(), args -> args.pointer(ptr(out))
+                .pointer(ptr(gateUp)).i64(r.rows()).i32(r.columns()));
+    }
+
+    @Override
+    public void swigluBackward(Tensor gateUp, Tensor dout, Tensor dgateUp) {
+        OpChecks.RowDims r = OpChecks.swigluBackward(device(), gateUp, dout, dgateUp);
+        launchElements(Kernel.SWIGLU_BACKWARD, (long) r.rows() * r.columns(), args -> args.pointer(ptr(dgateUp))
+                .pointer(ptr(gateUp)).pointer(ptr(dout)).i64(r.rows()).i32(r.columns()));
     }
 
     @Override
@@ -404,9 +453,9 @@ public final class CudaBackend implements Backend {
     /** The per-head layouts of attention, [B·NH, T, hs] each: q, k, v, the output y, and (backward only) dv. */
     private final class Heads implements AutoCloseable {
         /** Attention's sizes under the short names the kernels use. */
-        record Dims(int b, int t, int nh, int hs) {
+        record Dims(int b, int t, int nh, int nkv, int hs) {
             Dims(OpChecks.AttentionDims d) {
-                this(d.batch(), d.seqLen(), d.numHeads(), d.headSize());
+                this(d.batch(), d.seqLen(), d.numHeads(), d.numKvHeads(), d.headSize());
             }
 
             long headElements() {

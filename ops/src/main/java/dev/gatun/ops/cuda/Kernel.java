@@ -41,11 +41,18 @@ enum Kernel {
     CROSSENTROPY_FORWARD_BACKWARD(Family.CROSSENTROPY),
     VOCAB_LOGIT_STATS(Family.CROSSENTROPY),
     VOCAB_SUM_EXP(Family.CROSSENTROPY),
-    VOCAB_CROSSENTROPY(Family.CROSSENTROPY);
+    VOCAB_CROSSENTROPY(Family.CROSSENTROPY),
+    RMSNORM_FORWARD(Family.LLAMA),
+    RMSNORM_BACKWARD_INPUT(Family.LLAMA),
+    RMSNORM_BACKWARD_PARAMS(Family.LLAMA),
+    ROTARY(Family.LLAMA),
+    COPY_COLUMNS(Family.LLAMA),
+    SWIGLU_FORWARD(Family.LLAMA),
+    SWIGLU_BACKWARD(Family.LLAMA);
 
     /** A source file of kernels: {@code dev/gatun/ops/cuda/<name>.cu}. */
     enum Family {
-        ELEMENTWISE, ADAMW, LAYERNORM, SOFTMAX, ATTENTION, EMBEDDING, CROSSENTROPY;
+        ELEMENTWISE, ADAMW, LAYERNORM, SOFTMAX, ATTENTION, EMBEDDING, CROSSENTROPY, LLAMA;
 
         /** The file name, e.g. {@code layernorm.cu}. */
         String fileName() {

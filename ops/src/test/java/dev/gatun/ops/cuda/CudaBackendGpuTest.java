@@ -288,6 +288,80 @@ class CudaBackendGpuTest {
     }
 
     @Test
+    void groupedQueryAttentionForwardAndBackward() {
+        int b = 2;
+        int t = 11;
+        int nh = 6;
+        int nkv = 2;
+        int hs = 8;
+        int w = (nh + 2 * nkv) * hs;
+        Pair qkv = random(b, t, w);
+        Pair out = poisoned(b, t, nh * hs);
+        Pair att = poisoned(b, nh, t, t);
+        cpu.attention(qkv.cpu, nh, nkv, out.cpu, att.cpu);
+        cuda.attention(qkv.gpu, nh, nkv, out.gpu, att.gpu);
+        assertSame(out, 1e-5, "GQA out");
+        assertSame(att, 1e-5, "GQA probabilities");
+        Pair dout = random(b, t, nh * hs);
+        Pair dqkv = poisoned(b, t, w);
+        cpu.attentionBackward(dout.cpu, qkv.cpu, att.cpu, nh, nkv, dqkv.cpu);
+        cuda.attentionBackward(dout.gpu, qkv.gpu, att.gpu, nh, nkv, dqkv.gpu);
+        assertSame(dqkv, 1e-4, "GQA backward");
+    }
+
+    @Test
+    void llamaOps() {
+        int n = 37;
+        int c = 96;
+        Pair in = random(n, c);
+        Pair w = random(c);
+        Pair out = poisoned(n, c);
+        Pair rstd = poisoned(n);
+        cpu.rmsNorm(in.cpu, w.cpu, 1e-5f, out.cpu, rstd.cpu);
+        cuda.rmsNorm(in.gpu, w.gpu, 1e-5f, out.gpu, rstd.gpu);
+        assertSame(out, FP32, "rmsNorm");
+        assertSame(rstd, FP32, "rmsNorm rstd");
+        Pair dout = random(n, c);
+        Pair din = poisoned(n, c);
+        Pair dw = random(c);
+        cpu.rmsNormBackward(dout.cpu, in.cpu, w.cpu, rstd.cpu, din.cpu, dw.cpu);
+        cuda.rmsNormBackward(dout.gpu, in.gpu, w.gpu, rstd.gpu, din.gpu, dw.gpu);
+        assertSame(din, 1e-4, "rmsNormBackward din");
+        assertSame(dw, FP32, "rmsNormBackward dweight");
+
+        int b = 2;
+        int t = 9;
+        int hs = 16;
+        var freqs = new dev.gatun.ops.RotaryFrequencies(hs, 500_000,
+                new dev.gatun.ops.RotaryFrequencies.Llama3Scaling(32, 1, 4, 8));
+        Pair cos = empty(DType.FP32, t, hs / 2);
+        Pair sin = empty(DType.FP32, t, hs / 2);
+        cos.cpu.copyFrom(freqs.cosTable(t), cpuStream);
+        cos.gpu.copyFrom(freqs.cosTable(t), stream);
+        sin.cpu.copyFrom(freqs.sinTable(t), cpuStream);
+        sin.gpu.copyFrom(freqs.sinTable(t), stream);
+        Pair x = random(b, t, 5 * hs);
+        Pair rotated = poisoned(b, t, 5 * hs);
+        cpu.rotary(x.cpu, 3, cos.cpu, sin.cpu, false, rotated.cpu);
+        cuda.rotary(x.gpu, 3, cos.gpu, sin.gpu, false, rotated.gpu);
+        assertSame(rotated, FP32, "rotary");
+        cpu.rotary(rotated.cpu, 3, cos.cpu, sin.cpu, true, rotated.cpu);
+        cuda.rotary(rotated.gpu, 3, cos.gpu, sin.gpu, true, rotated.gpu);
+        assertSame(rotated, FP32, "rotary inverse in place");
+
+        Pair gateUp = random(n, 2 * c);
+        Pair act = poisoned(n, c);
+        cpu.swiglu(gateUp.cpu, act.cpu);
+        cuda.swiglu(gateUp.gpu, act.gpu);
+        assertSame(act, FP32, "swiglu");
+        Pair dact = random(n, c);
+        Pair dgateUp = poisoned(n, 2 * c);
+        cpu.swigluBackward(gateUp.cpu, dact.cpu, dgateUp.cpu);
+        cuda.swigluBackward(gateUp.gpu, dact.gpu, dgateUp.gpu);
+        assertSame(dgateUp, FP32, "swigluBackward");
+    }
+
+    @Test
     void embeddingAndCrossEntropy() {
         int b = 3;
         int t = 7;
