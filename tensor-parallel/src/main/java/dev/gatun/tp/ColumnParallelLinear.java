@@ -77,6 +77,24 @@ public final class ColumnParallelLinear implements AutoCloseable {
     ColumnParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
                          String name, long seed, boolean gatherOutput, IntUnaryOperator globalRow,
                          boolean sequenceParallel) {
+        this(in, out, mappings, backend, allocator, name, seed, gatherOutput, globalRow, sequenceParallel, true);
+    }
+
+    /**
+     * A bias-free layer ({@code Y_r = X·W_rᵀ}, as Llama's projections) whose local output column {@code j} is column
+     * {@code globalRow(j)} of the full layer, e.g. the fused q, k and v rows of this rank's query and key/value heads,
+     * or its rows of two stacked weights.
+     */
+    public static ColumnParallelLinear withoutBias(int in, int out, Mappings mappings, Backend backend,
+                                                   TensorAllocator allocator, String name, long seed,
+                                                   IntUnaryOperator globalRow) {
+        return new ColumnParallelLinear(in, out, mappings, backend, allocator, name, seed, false, globalRow, false,
+                false);
+    }
+
+    private ColumnParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
+                                 String name, long seed, boolean gatherOutput, IntUnaryOperator globalRow,
+                                 boolean sequenceParallel, boolean hasBias) {
         int tp = mappings.group().size();
         if (gatherOutput && sequenceParallel) {
             throw new IllegalArgumentException("a sequence-parallel input and a gathered output do not combine");
@@ -101,9 +119,8 @@ public final class ColumnParallelLinear implements AutoCloseable {
                 i -> (long) globalRow.applyAsInt((int) (i / in)) * in + i % in);
         boolean ok = false;
         try {
-            this.bias = Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(localOut), Shape.of(out),
-                    seed, 0,
-                    i -> globalRow.applyAsInt((int) i));
+            this.bias = !hasBias ? null : Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(localOut),
+                    Shape.of(out), seed, 0, i -> globalRow.applyAsInt((int) i));
             ok = true;
         } finally {
             if (!ok) {
@@ -123,8 +140,16 @@ public final class ColumnParallelLinear implements AutoCloseable {
         return weight;
     }
 
-    /** {@code b_r [out/tp]} and its gradient. */
+    /** Whether the layer adds a bias. */
+    public boolean hasBias() {
+        return bias != null;
+    }
+
+    /** {@code b_r [out/tp]} and its gradient; throws for a layer {@link #withoutBias}. */
     public Parameter bias() {
+        if (bias == null) {
+            throw new IllegalStateException(weight.name() + "'s layer has no bias");
+        }
         return bias;
     }
 
@@ -155,7 +180,9 @@ public final class ColumnParallelLinear implements AutoCloseable {
             }
             Tensor w = weight.compute();
             MixedGemm.gemm(backend, allocator, w.dtype(), input, Transpose.NONE, w, Transpose.TRANSPOSE, y2, 0f);
-            backend.addBias(y2, bias.value());
+            if (bias != null) {
+                backend.addBias(y2, bias.value());
+            }
         } finally {
             if (sequenceParallel) {
                 input.close();
@@ -307,7 +334,9 @@ public final class ColumnParallelLinear implements AutoCloseable {
                 input.close();
             }
         }
-        backend.biasBackward(dyLocal, bias.grad());
+        if (bias != null) {
+            backend.biasBackward(dyLocal, bias.grad());
+        }
     }
 
     /**
@@ -332,7 +361,9 @@ public final class ColumnParallelLinear implements AutoCloseable {
         }
         pending.clear();
         inputs.clear();
-        bias.close();
+        if (bias != null) {
+            bias.close();
+        }
         weight.close();
     }
 }

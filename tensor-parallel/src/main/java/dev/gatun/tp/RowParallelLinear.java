@@ -63,6 +63,17 @@ public final class RowParallelLinear implements AutoCloseable {
      */
     public RowParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
                              String name, long seed, boolean sequenceParallel) {
+        this(in, out, mappings, backend, allocator, name, seed, sequenceParallel, true);
+    }
+
+    /** A bias-free layer ({@code Y = all-reduce(X_r·W_rᵀ)}, as Llama's output projections). */
+    public static RowParallelLinear withoutBias(int in, int out, Mappings mappings, Backend backend,
+                                                TensorAllocator allocator, String name, long seed) {
+        return new RowParallelLinear(in, out, mappings, backend, allocator, name, seed, false, false);
+    }
+
+    private RowParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,
+                              String name, long seed, boolean sequenceParallel, boolean hasBias) {
         this.sequenceParallel = sequenceParallel;
         Shard shard = Shard.of("in", in, mappings.group().size(), mappings.group().rank());
         if (out < 1) {
@@ -80,9 +91,8 @@ public final class RowParallelLinear implements AutoCloseable {
                 i -> i / localIn * in + shard.offset() + i % localIn);
         boolean ok = false;
         try {
-            this.bias = Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(out), Shape.of(out),
-                    seed, 0,
-                    i -> i);
+            this.bias = !hasBias ? null : Parameter.gaussian(allocator, stream, name + ".bias", Shape.of(out),
+                    Shape.of(out), seed, 0, i -> i);
             ok = true;
         } finally {
             if (!ok) {
@@ -96,8 +106,16 @@ public final class RowParallelLinear implements AutoCloseable {
         return weight;
     }
 
+    /** Whether the layer adds a bias. */
+    public boolean hasBias() {
+        return bias != null;
+    }
+
     /** {@code b [out]} (replicated) and its gradient. */
     public Parameter bias() {
+        if (bias == null) {
+            throw new IllegalStateException(weight.name() + "'s layer has no bias");
+        }
         return bias;
     }
 
@@ -118,13 +136,17 @@ public final class RowParallelLinear implements AutoCloseable {
                 Tensor ys = Tensor.allocate(allocator, DType.FP32, Shape.of(y2.shape().dim(0) / mappings.group().size(),
                         out), MemoryCategory.ACTIVATIONS, weight.name() + ".out", backend.stream());
                 mappings.reduceScatterToSequenceParallelRegion().forward(y2, ys);
-                backend.addBias(ys, bias.value());
+                if (bias != null) {
+                    backend.addBias(ys, bias.value());
+                }
                 inputs.put(microBatch, x);
                 return ys;
             }
         }
         mappings.reduceFromRegion().forward(y2, y2);
-        backend.addBias(y2, bias.value());
+        if (bias != null) {
+            backend.addBias(y2, bias.value());
+        }
         inputs.put(microBatch, x);
         return y;
     }
@@ -220,7 +242,9 @@ public final class RowParallelLinear implements AutoCloseable {
         Tensor w = weight.compute();
         MixedGemm.gemm(backend, allocator, w.dtype(), dy2, Transpose.TRANSPOSE, x.reshape(-1, localIn),
                 Transpose.NONE, weight.grad(), 1f);
-        backend.biasBackward(dy2, bias.grad());
+        if (bias != null) {
+            backend.biasBackward(dy2, bias.grad());
+        }
     }
 
     /**
@@ -245,7 +269,9 @@ public final class RowParallelLinear implements AutoCloseable {
         }
         pending.clear();
         inputs.clear();
-        bias.close();
+        if (bias != null) {
+            bias.close();
+        }
         weight.close();
     }
 }

@@ -6,10 +6,10 @@ import dev.gatun.gpt.model.ModelPartition;
 import dev.gatun.memory.DType;
 import dev.gatun.memory.Shape;
 import dev.gatun.pipeline.TensorSpec;
-import dev.gatun.tp.VocabParallelCrossEntropy;
 import dev.gatun.train.Batch;
 import dev.gatun.train.DataSource;
 import dev.gatun.train.HostArray;
+import dev.gatun.train.LanguageModelLoss;
 import dev.gatun.train.Layer;
 import dev.gatun.train.LayerContext;
 import dev.gatun.train.Model;
@@ -71,14 +71,14 @@ public record GptModel(GptConfig config) implements Model {
 
     @Override
     public TensorSpec stageOutput(int stage, int examples, ParallelLayout layout) {
-        return stage == layout.stages() - 1 ? new TensorSpec(DType.FP32, Shape.of((long) examples * config.seqLen(),
-                config.paddedVocab(layout.tp()) / layout.tp())) : stageInput(stage + 1, examples, layout);
+        return stage == layout.stages() - 1
+                ? LanguageModelLoss.logits((long) examples * config.seqLen(), config.paddedVocab(layout.tp()), layout.tp())
+                : stageInput(stage + 1, examples, layout);
     }
 
     @Override
     public ModelLoss loss(LayerContext ctx) {
-        return new GptLoss(new VocabParallelCrossEntropy(config.vocab(), config.paddedVocab(ctx.tpSize()),
-                ctx.tp().group(), ctx.backend(), ctx.allocator()), ctx.allocator(), ctx.backend().stream());
+        return LanguageModelLoss.of(config.vocab(), config.paddedVocab(ctx.tpSize()), ctx);
     }
 
     /** A sequence's tokens. */

@@ -1,0 +1,117 @@
+package dev.gatun.llama;
+
+import dev.gatun.memory.Tensor;
+import dev.gatun.tp.GroupedQueryAttention;
+import dev.gatun.tp.Parameter;
+import dev.gatun.tp.SwiGluMlp;
+import dev.gatun.train.Layer;
+import dev.gatun.train.LayerContext;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One Llama decoder layer, pre-norm: {@code r = x + attn(rms₁(x))}, {@code y = r + mlp(rms₂(r))} with grouped-query
+ * attention under the rotary embedding ({@link GroupedQueryAttention}) and the SwiGLU MLP ({@link SwiGluMlp}), both
+ * tensor-parallel (one all-reduce each way per sub-layer); parameters named {@code "layers.<i>.…"} as Hugging Face
+ * names them without the {@code model.} prefix ({@code input_layernorm}, {@code self_attn.qkv_proj} — q, k and v
+ * stacked —, {@code self_attn.o_proj}, {@code post_attention_layernorm}, {@code mlp.gate_up_proj} — gate and up
+ * stacked —, {@code mlp.down_proj}).
+ */
+public final class LlamaBlock implements Layer {
+    private final String name;
+    private final LayerContext ctx;
+    private final RmsNorm norm1;
+    private final GroupedQueryAttention attn;
+    private final RmsNorm norm2;
+    private final SwiGluMlp mlp;
+    private final Map<Integer, Tensor[]> saved = new HashMap<>();
+
+    public LlamaBlock(int index, LlamaConfig config, LayerContext ctx) {
+        this.name = "layers." + index;
+        this.ctx = ctx;
+        int c = config.channels();
+        this.norm1 = new RmsNorm(c, config.normEps(), ctx, name + ".input_layernorm");
+        this.attn = new GroupedQueryAttention(c, config.heads(), config.kvHeads(), config.rotary(), config.seqLen(),
+                ctx.tp(), ctx.backend(), ctx.allocator(), name + ".self_attn", ctx.seed());
+        this.norm2 = new RmsNorm(c, config.normEps(), ctx, name + ".post_attention_layernorm");
+        this.mlp = new SwiGluMlp(c, config.hidden(), ctx.tp(), ctx.backend(), ctx.allocator(), name + ".mlp",
+                ctx.seed());
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(norm1.weight(), attn.qkv().weight(), attn.proj().weight(), norm2.weight(),
+                mlp.gateUp().weight(), mlp.down().weight());
+    }
+
+    @Override
+    public Set<String> tpReplicated() {
+        return Set.of(norm1.weight().name(), norm2.weight().name());
+    }
+
+    @Override
+    public Set<String> computeOnly() {
+        return Set.of(attn.qkv().weight().name(), attn.proj().weight().name(), mlp.gateUp().weight().name(),
+                mlp.down().weight().name());
+    }
+
+    @Override
+    public Tensor forward(int microBatch, Tensor x) {
+        var backend = ctx.backend();
+        Tensor a = norm1.forward(microBatch, x);
+        Tensor r = attn.forward(microBatch, a);
+        backend.add(x, r, r);
+        Tensor b = norm2.forward(microBatch, r);
+        Tensor y = mlp.forward(microBatch, b);
+        backend.add(r, y, y);
+        saved.put(microBatch, new Tensor[] {a, r, b});
+        return y;
+    }
+
+    @Override
+    public Tensor backward(int microBatch, Tensor dy) {
+        Tensor[] s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+        }
+        var backend = ctx.backend();
+        try {
+            Tensor dr;
+            try (Tensor db = mlp.backward(microBatch, dy)) {
+                dr = norm2.backward(microBatch, db);
+            }
+            backend.add(dy, dr, dr);
+            try (dr; Tensor da = attn.backward(microBatch, dr)) {
+                Tensor dx = norm1.backward(microBatch, da);
+                backend.add(dr, dx, dx);
+                return dx;
+            }
+        } finally {
+            for (Tensor t : s) {
+                t.close();
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        saved.values().forEach(s -> {
+            for (Tensor t : s) {
+                t.close();
+            }
+        });
+        saved.clear();
+        mlp.close();
+        norm2.close();
+        attn.close();
+        norm1.close();
+    }
+}

@@ -1,0 +1,78 @@
+package dev.gatun.llama;
+
+import dev.gatun.memory.Tensor;
+import dev.gatun.tp.Parameter;
+import dev.gatun.tp.VocabParallelEmbedding;
+import dev.gatun.train.Layer;
+import dev.gatun.train.LayerContext;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The token embedding, the first layer: {@code x[b, t] = E[id[b, t]]} with {@code E [Vp, C]} split over tp by
+ * vocabulary ({@link VocabParallelEmbedding}, one all-reduce of {@code [B·T, C]}); no position embedding (the
+ * attention's rotary embedding places the tokens). Input: int32 ids {@code [B, T]}; output {@code [B, T, C]}.
+ */
+public final class LlamaEmbedding implements Layer {
+    public static final String WEIGHT = "embed_tokens.weight";
+
+    private final LlamaConfig config;
+    private final VocabParallelEmbedding embedding;
+    private final boolean tiedAcrossStages;
+
+    /**
+     * @param tiedAcrossStages whether the head, on another pipeline stage, holds a copy of the embedding (a tied head
+     *                         in a pipeline of more than one stage)
+     */
+    public LlamaEmbedding(LlamaConfig config, LayerContext ctx, boolean tiedAcrossStages) {
+        this.config = config;
+        this.tiedAcrossStages = tiedAcrossStages;
+        this.embedding = new VocabParallelEmbedding(config.vocab(), config.paddedVocab(ctx.tpSize()),
+                config.channels(), ctx.tp(), ctx.backend(), ctx.allocator(), "embed_tokens", ctx.seed());
+    }
+
+    @Override
+    public String name() {
+        return "embed_tokens";
+    }
+
+    /** This rank's rows {@code E_r [Vp/tp, C]}, read by a tied head. */
+    public Parameter tokenEmbedding() {
+        return embedding.weight();
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(embedding.weight());
+    }
+
+    @Override
+    public List<Parameter> tiedCopies() {
+        return tiedAcrossStages ? List.of(embedding.weight()) : List.of();
+    }
+
+    @Override
+    public Set<String> tpReplicated() {
+        return Set.of();
+    }
+
+    @Override
+    public Tensor forward(int microBatch, Tensor ids) {
+        if (ids.shape().rank() != 2 || ids.shape().dim(1) != config.seqLen()) {
+            throw new IllegalArgumentException("token ids must be [B, " + config.seqLen() + "], got " + ids.shape());
+        }
+        return embedding.forward(microBatch, ids);
+    }
+
+    @Override
+    public Tensor backward(int microBatch, Tensor dout) {
+        embedding.backward(microBatch, dout);
+        return null;
+    }
+
+    @Override
+    public void close() {
+        embedding.close();
+    }
+}

@@ -1,0 +1,195 @@
+package dev.gatun.tp;
+
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Shape;
+import dev.gatun.memory.Tensor;
+import dev.gatun.memory.TensorAllocator;
+import dev.gatun.ops.Backend;
+import dev.gatun.ops.RotaryFrequencies;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Llama's self-attention, tensor-parallel: {@code NH} query heads and {@code NKV} key/value heads of size
+ * {@code hs = C/NH} (grouped-query attention: query head {@code h} attends with key/value head
+ * {@code h/(NH/NKV)}), bias-free projections, and the rotary embedding on the queries and keys. Rank {@code r} of
+ * {@code tp} holds the query heads {@code [r·NH/tp, (r+1)·NH/tp)} and the key/value heads
+ * {@code [r·NKV/tp, (r+1)·NKV/tp)} — whole groups, so tp must divide {@code NKV} — as one column-parallel
+ * {@code qkv_proj} whose local rows are {@code [q_r; k_r; v_r]} of the stacked {@code [Wq; Wk; Wv]
+ * [(NH + 2·NKV)·hs, C]}, and the row-parallel {@code o_proj [C, NH·hs]}.
+ *
+ * <p>Forward: {@code qkv = x·W_qkv,rᵀ}, the rotary embedding on its q and k heads in place, causal attention
+ * ({@link Backend#attention(Tensor, int, int, Tensor, Tensor)}), {@code y = all-reduce(out·W_o,rᵀ)}. Backward: the
+ * same in reverse, the rotation undone on the gradient of q and k (it is orthogonal). Keeps the rotated
+ * {@code qkv}, the probabilities and the heads' output per micro-batch until its backward.
+ */
+public final class GroupedQueryAttention implements AutoCloseable {
+    private final Backend backend;
+    private final TensorAllocator allocator;
+    private final int channels;
+    private final int localHeads;
+    private final int localKvHeads;
+    private final int headSize;
+    private final ColumnParallelLinear qkv;
+    private final RowParallelLinear proj;
+    private final Tensor cos;
+    private final Tensor sin;
+    private final Map<Integer, Saved> saved = new HashMap<>();
+
+    private record Saved(Tensor qkv, Tensor att, Tensor out) {
+        void close() {
+            qkv.close();
+            att.close();
+            out.close();
+        }
+    }
+
+    /**
+     * @param maxPositions the longest sequence the rotary tables cover
+     * @param name         parameters are {@code name + ".qkv_proj.weight"} and {@code name + ".o_proj.weight"}
+     * @throws IllegalArgumentException when {@code NH} does not divide {@code C}, {@code NKV} does not divide
+     *                                  {@code NH}, or tp does not divide {@code NKV}
+     */
+    public GroupedQueryAttention(int channels, int numHeads, int numKvHeads, RotaryFrequencies rotary,
+                                 int maxPositions, Mappings mappings, Backend backend, TensorAllocator allocator,
+                                 String name, long seed) {
+        if (numHeads < 1 || channels % numHeads != 0) {
+            throw new IllegalArgumentException("numHeads=" + numHeads + " must divide channels=" + channels);
+        }
+        if (numKvHeads < 1 || numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException("numKvHeads=" + numKvHeads + " must divide numHeads=" + numHeads
+                    + " (each key/value head serves a group of query heads)");
+        }
+        int tp = mappings.group().size();
+        int rank = mappings.group().rank();
+        Shard kv = Shard.of("the key/value heads numKvHeads", numKvHeads, tp, rank);
+        this.backend = backend;
+        this.allocator = allocator;
+        this.channels = channels;
+        this.headSize = channels / numHeads;
+        if (rotary.headSize() != headSize) {
+            throw new IllegalArgumentException("the rotary frequencies are for heads of " + rotary.headSize()
+                    + ", the attention's are " + headSize);
+        }
+        this.localHeads = numHeads / tp;
+        this.localKvHeads = kv.size();
+        int hs = headSize;
+        int q = localHeads * hs;
+        int k = localKvHeads * hs;
+        long qAll = (long) numHeads * hs;
+        long kAll = (long) numKvHeads * hs;
+        this.qkv = ColumnParallelLinear.withoutBias(channels, (int) (qAll + 2 * kAll), mappings, backend, allocator,
+                name + ".qkv_proj", seed, j -> (int) (j < q ? (long) rank * q + j
+                        : j < q + k ? qAll + (long) rank * k + (j - q)
+                        : qAll + kAll + (long) rank * k + (j - q - k)));
+        RowParallelLinear o = null;
+        Tensor c = null;
+        Tensor sn = null;
+        boolean ok = false;
+        try {
+            o = RowParallelLinear.withoutBias((int) qAll, channels, mappings, backend, allocator, name + ".o_proj",
+                    seed);
+            var stream = backend.stream();
+            c = Tensor.allocate(allocator, DType.FP32, Shape.of(maxPositions, hs / 2), MemoryCategory.WORKSPACE,
+                    name + ".rotary.cos", stream);
+            c.copyFrom(rotary.cosTable(maxPositions), stream);
+            sn = Tensor.allocate(allocator, DType.FP32, Shape.of(maxPositions, hs / 2), MemoryCategory.WORKSPACE,
+                    name + ".rotary.sin", stream);
+            sn.copyFrom(rotary.sinTable(maxPositions), stream);
+            ok = true;
+        } finally {
+            if (!ok) {
+                qkv.close();
+                if (o != null) {
+                    o.close();
+                }
+                if (c != null) {
+                    c.close();
+                }
+                if (sn != null) {
+                    sn.close();
+                }
+            }
+        }
+        this.proj = o;
+        this.cos = c;
+        this.sin = sn;
+    }
+
+    /** The column-parallel {@code [C → (NH + 2·NKV)·hs]} projection, its shard ordered {@code [q_r; k_r; v_r]}. */
+    public ColumnParallelLinear qkv() {
+        return qkv;
+    }
+
+    /** The row-parallel output projection {@code [NH·hs → C]}. */
+    public RowParallelLinear proj() {
+        return proj;
+    }
+
+    /** {@code x [B, T, C]} (kept by reference until the backward) gives a new {@code [B, T, C]}. */
+    public Tensor forward(int microBatch, Tensor x) {
+        if (x.shape().rank() != 3 || x.shape().dim(2) != channels) {
+            throw new IllegalArgumentException("attention input must be [B, T, " + channels + "], got '" + x.name()
+                    + "' " + x.shape());
+        }
+        long b = x.shape().dim(0);
+        long t = x.shape().dim(1);
+        var stream = backend.stream();
+        Tensor q = qkv.forward(microBatch, x);
+        Tensor att = null;
+        Tensor out = null;
+        boolean ok = false;
+        try {
+            backend.rotary(q, localHeads + localKvHeads, cos, sin, false, q);
+            att = Tensor.allocate(allocator, DType.FP32, Shape.of(b, localHeads, t, t), MemoryCategory.ACTIVATIONS,
+                    "attention.att", stream);
+            out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, (long) localHeads * headSize),
+                    MemoryCategory.ACTIVATIONS, "attention.out", stream);
+            backend.attention(q, localHeads, localKvHeads, out, att);
+            Tensor y = proj.forward(microBatch, out);
+            saved.put(microBatch, new Saved(q, att, out));
+            ok = true;
+            return y;
+        } finally {
+            if (!ok) {
+                q.close();
+                if (att != null) {
+                    att.close();
+                }
+                if (out != null) {
+                    out.close();
+                }
+            }
+        }
+    }
+
+    /** From {@code dy [B, T, C]} accumulates the parameter gradients and returns a new {@code dX [B, T, C]}. */
+    public Tensor backward(int microBatch, Tensor dy) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in attention");
+        }
+        try (Tensor dout = proj.backward(microBatch, dy);
+             Tensor dqkv = Tensor.allocate(allocator, DType.FP32, s.qkv().shape(), MemoryCategory.ACTIVATIONS,
+                     "attention.dqkv", backend.stream())) {
+            backend.attentionBackward(dout, s.qkv(), s.att(), localHeads, localKvHeads, dqkv);
+            backend.rotary(dqkv, localHeads + localKvHeads, cos, sin, true, dqkv);
+            return qkv.backward(microBatch, dqkv);
+        } finally {
+            s.close();
+        }
+    }
+
+    /** Frees the parameters, the rotary tables and anything still saved. */
+    @Override
+    public void close() {
+        saved.values().forEach(Saved::close);
+        saved.clear();
+        cos.close();
+        sin.close();
+        proj.close();
+        qkv.close();
+    }
+}
