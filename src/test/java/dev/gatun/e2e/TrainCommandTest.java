@@ -100,6 +100,21 @@ class TrainCommandTest {
         assertTrue(estimatedActivations(sp.out()) < estimatedActivations(none.out()), sp.out() + none.out());
     }
 
+    /** The Llama model trains from the command line, in a 3D layout with ZeRO 3 too, and its loss falls. */
+    @Test
+    void theLlamaModelTrainsAndItsLossFalls(@TempDir Path dir) throws IOException {
+        Cli.Run r = train("--model", "llama", "--steps", "30", "--out", dir.resolve("one").toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("model   llama tiny: 2 layers, 4 query and 2 key/value heads, 64 wide"), r.out());
+        var loss = java.util.regex.Pattern.compile("loss +([0-9.]+) -> ([0-9.]+)").matcher(r.out());
+        assertTrue(loss.find(), r.out());
+        assertTrue(Double.parseDouble(loss.group(2)) < Double.parseDouble(loss.group(1)) - 1, r.out());
+        Cli.Run d3 = train("--model", "llama", "--dp", "2", "--tp", "2", "--pp", "2", "--zero", "3",
+                "--microbatches", "2", "--steps", "3", "--out", dir.resolve("3d").toString());
+        assertEquals(0, d3.exit(), d3.out() + d3.err());
+        assertTrue(Files.exists(dir.resolve("3d").resolve("pipeline.svg")));
+    }
+
     /** ZB-H1 trains 1F1B's run (the same loss line) and its Gantt chart shows the weight halves. */
     @Test
     void zeroBubbleTrainsThe1F1BRunWithItsWeightHalvesCharted(@TempDir Path dir) throws IOException {
@@ -167,6 +182,11 @@ class TrainCommandTest {
             "--zero 4|--zero must be 0, 1, 2 or 3, got 4",
             "--schedule zigzag|unknown schedule 'zigzag': choose one of gpipe, 1f1b, interleaved, zb-h1",
             "--sequence-parallel|--sequence-parallel needs --tp >= 2, got 1",
+            "--model bert|unknown --model 'bert': use gpt or llama",
+            "--model llama --preset gpt2|unknown --preset 'gpt2' for --model llama: use tiny, llama3.2-1b or llama3.1-8b",
+            "--preset llama3.2-1b|unknown --preset 'llama3.2-1b': use tiny or gpt2 (llama3.2-1b and llama3.1-8b are",
+            "--model llama --tp 4|--tp 4 must divide the model's 2 key/value heads",
+            "--model llama --preset llama3.1-8b|not enough memory: at least ",
             "--sequence-parallel --tp 2 --batch 3 --seq-len 5|--sequence-parallel splits a micro-batch's 15 tokens over --tp 2",
             "--schedule interleaved --pp 2|the interleaved schedule needs --virtual-stages >= 2",
             "--schedule interleaved --virtual-stages 2|the interleaved schedule needs --pp >= 2, got 1",

@@ -26,7 +26,7 @@ import java.util.Optional;
  * mixed precision (which keeps fp32 gradients and master weights besides the bf16/fp16 ones), on GPUs a layout of
  * more ranks, and last a smaller batch (other updates).
  */
-final class MemoryCheck {
+final class MemoryCheck implements MemoryFit {
     private static final int SHOWN = 2;
 
     private final GptConfig config;
@@ -61,12 +61,14 @@ final class MemoryCheck {
         return limit.shared() ? e.worldBytes() : e.largest().neededBytes();
     }
 
-    boolean fits() {
+    @Override
+    public boolean fits() {
         return needed() <= limit.bytes();
     }
 
     /** The header line: the estimate and the limit. */
-    String describe() {
+    @Override
+    public String describe() {
         return "about " + ByteSize.format(needed()) + " at the peak" + who() + " (estimated: " + parts() + "); "
                 + ByteSize.format(limit.bytes()) + " of " + limit.source();
     }
@@ -93,7 +95,8 @@ final class MemoryCheck {
      * The refusal when the run does not fit, naming the cheapest changes of {@code gatun train}'s options that do;
      * empty when it fits.
      */
-    Optional<String> refusal() {
+    @Override
+    public Optional<String> refusal() {
         if (fits()) {
             return Optional.empty();
         }

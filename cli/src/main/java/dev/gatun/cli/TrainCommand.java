@@ -19,7 +19,8 @@ import dev.gatun.train.RankPlacement;
 import dev.gatun.train.RunLock;
 import dev.gatun.train.Training;
 import dev.gatun.gpt.train.GptModel;
-import dev.gatun.gpt.train.GptTraining;
+import dev.gatun.llama.LlamaConfig;
+import dev.gatun.train.DataSource;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.Recompute;
 import dev.gatun.train.RecomputePlan;
@@ -54,10 +55,14 @@ import java.util.concurrent.Callable;
  * the ZeRO formula. Bad layouts or arguments end with one line on stderr and exit code 2.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Train a GPT-2-style model in a dp x tp x pp x ZeRO layout (CPU: ranks are threads; CUDA: one "
+        description = "Train a GPT-2-style or Llama-style model in a dp x tp x pp x ZeRO layout (CPU: ranks are threads; CUDA: one "
                 + "GPU per rank).")
 public final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--preset", defaultValue = "tiny", description = "tiny or gpt2 (124M) (default ${DEFAULT-VALUE})")
+    @Option(names = "--model", defaultValue = "gpt", description = "gpt (GPT-2-style) or llama (Llama-style: RMSNorm, "
+            + "rotary embeddings, SwiGLU, grouped-query attention) (default ${DEFAULT-VALUE})")
+    String modelName;
+    @Option(names = "--preset", defaultValue = "tiny", description = "gpt: tiny or gpt2 (124M); llama: tiny, "
+            + "llama3.2-1b or llama3.1-8b (the published shapes) (default ${DEFAULT-VALUE})")
     String preset;
     @Option(names = "--layers", description = "override the preset's layers")
     Integer layers;
@@ -170,11 +175,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         boolean leader = setup.locks; // a multi-process job's rank 0 (or a process on its own) describes the run
         if (leader) {
-            out.printf(Locale.ROOT, "model   %s: %d layers, %d heads, %d wide, context %d, vocab %d (padded %d), %s "
-                            + "head, %.2fM parameters%n", preset, setup.config.layers(), setup.config.heads(),
-                    setup.config.channels(), setup.config.seqLen(), setup.config.vocab(),
-                    setup.config.paddedVocab(setup.layout.tp()), setup.config.tiedHead() ? "tied" : "untied",
-                    setup.config.parameterCount() / 1e6);
+            out.println("model   " + setup.spec.describe(preset, setup.layout.tp()));
         }
         out.printf(Locale.ROOT, "layout  %s, %s, %s%s%n", setup.layout, setup.placement.describe(
                 setup.layout.worldSize()), setup.options.policy().name(),
@@ -182,7 +183,7 @@ public final class TrainCommand implements Callable<Integer> {
                         : ", recompute " + setup.options.recompute());
         if (leader) {
             out.printf(Locale.ROOT, "data    %s: %,d tokens (%s); batch %d x %d tokens%n", setup.dataName,
-                    setup.dataset.size(), setup.tokenizerName, batch, setup.config.seqLen());
+                    setup.dataset.size(), setup.tokenizerName, batch, setup.spec.seqLen());
             out.println("memory  " + setup.memory.describe() + (setup.memory.fits() ? ""
                     : "; over the limit, started with --no-memory-check"));
             out.flush();
@@ -239,13 +240,17 @@ public final class TrainCommand implements Callable<Integer> {
         boolean console = System.console() != null;
         long every = Math.max(1, steps / 10);
         try (ProgressBar bar = progressBar(console)) {
-            var training = new GptTraining(setup.config, setup.layout, setup.options,
+            var training = new Training(setup.spec.model(), setup.layout, setup.options,
                     CommOptions.DEFAULT.withTimeout(timeout)).withPlacement(setup.placement);
             if (saveEvery > 0 || setup.resumed.isPresent()) {
                 training = training.withCheckpointing(new Checkpointing(setup.saveTo, saveEvery,
                         setup.resumed.orElse(null)));
             }
-            result = training.run(setup.dataset, steps, m -> {
+            TokenDataset dataset = setup.dataset;
+            int sequences = setup.options.batchExamples();
+            DataSource data = step -> GptModel.batch(dataset.globalBatch(setup.options.seed(), step, sequences,
+                    setup.spec.seqLen()));
+            result = training.run(data, steps, m -> {
                         String line = String.format(Locale.ROOT, "loss %.4f  %,.0f tok/s", m.loss(),
                                 m.tokensPerSecond()) + setup.mfu.map(u -> String.format(Locale.ROOT, "  MFU %.1f%%",
                                 100 * u.at(m.tokensPerSecond()))).orElse("");
@@ -268,13 +273,13 @@ public final class TrainCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.config, setup.layout,
+        var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.layout,
                 setup.options.recompute(), result, setup.mfu, setup.lossAxis));
         if (exportHf != null) {
-            HuggingFaceGpt2.export(setup.config, result.weights(), exportHf);
+            HuggingFaceGpt2.export(((ModelSpec.Gpt) setup.spec).config(), result.weights(), exportHf);
             outputs.add(exportHf);
         }
-        var summary = new TrainSummary(setup.config, setup.layout, result, setup.mfu);
+        var summary = new TrainSummary(setup.spec, setup.layout, result, setup.mfu);
         summary.print(out);
         out.println("wrote");
         outputs.forEach(p -> out.println("  " + p));
@@ -292,10 +297,10 @@ public final class TrainCommand implements Callable<Integer> {
         return builder.build();
     }
 
-    private record Setup(GptConfig config, ParallelLayout layout, TrainOptions options, TokenDataset dataset,
+    private record Setup(ModelSpec spec, ParallelLayout layout, TrainOptions options, TokenDataset dataset,
                          String dataName, String tokenizerName, RankPlacement placement, Optional<Mfu> mfu,
                          Optional<CheckpointDirectory.Found> resumed, CheckpointDirectory saveTo, List<Long> otherRuns,
-                         boolean locks, LineChart.Scale lossAxis, MemoryCheck memory) {
+                         boolean locks, LineChart.Scale lossAxis, MemoryFit memory) {
     }
 
     /** CPU threads, or GPUs: this process one rank under torchrun's variables, else one thread per local GPU. */
@@ -371,6 +376,44 @@ public final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    /** The model of {@code --model} and {@code --preset}, the preset's shape overridden by --layers, --heads, ... */
+    private ModelSpec spec(Tokenizer t) {
+        switch (modelName.toLowerCase(Locale.ROOT)) {
+            case "gpt" -> {
+                GptConfig base = switch (preset) {
+                    case "tiny" -> GptConfig.tiny(t.vocabSize());
+                    case "gpt2" -> GptConfig.gpt2Small();
+                    default -> throw new IllegalArgumentException("unknown --preset '" + preset + "': use tiny or gpt2"
+                            + " (llama3.2-1b and llama3.1-8b are --model llama's)");
+                };
+                return new ModelSpec.Gpt(new GptConfig(layers != null ? layers : base.layers(),
+                        heads != null ? heads : base.heads(), channels != null ? channels : base.channels(),
+                        seqLen != null ? seqLen : base.seqLen(), t.vocabSize(), !untied));
+            }
+            case "llama" -> {
+                if (initHf != null || exportHf != null) {
+                    throw new IllegalArgumentException("--init-hf and --export-hf read and write Hugging Face GPT-2 "
+                            + "weights; the llama model has no Hugging Face mapping yet");
+                }
+                int len = seqLen != null ? seqLen : 64;
+                LlamaConfig base = switch (preset) {
+                    case "tiny" -> LlamaConfig.tiny(t.vocabSize());
+                    case "llama3.2-1b" -> LlamaConfig.llama32_1b(len);
+                    case "llama3.1-8b" -> LlamaConfig.llama31_8b(len);
+                    default -> throw new IllegalArgumentException("unknown --preset '" + preset + "' for --model "
+                            + "llama: use tiny, llama3.2-1b or llama3.1-8b");
+                };
+                boolean published = !preset.equals("tiny");
+                return new ModelSpec.Llama(new LlamaConfig(layers != null ? layers : base.layers(),
+                        heads != null ? heads : base.heads(), base.kvHeads(),
+                        channels != null ? channels : base.channels(), base.hidden(),
+                        seqLen != null ? seqLen : base.seqLen(), published ? base.vocab() : t.vocabSize(),
+                        untied ? false : base.tiedHead(), base.ropeTheta(), base.ropeScaling(), base.normEps()));
+            }
+            default -> throw new IllegalArgumentException("unknown --model '" + modelName + "': use gpt or llama");
+        }
+    }
+
     private Setup setup() {
         RankPlacement placement = placement();
         if (resume != null && initHf != null) {
@@ -384,20 +427,13 @@ public final class TrainCommand implements Callable<Integer> {
         }
         String tok = tokenizer != null ? tokenizer : preset.equals("gpt2") ? "gpt2" : "bytes";
         Tokenizer t = Tokenizers.byName(tok);
-        GptConfig base = switch (preset) {
-            case "tiny" -> GptConfig.tiny(t.vocabSize());
-            case "gpt2" -> GptConfig.gpt2Small();
-            default -> throw new IllegalArgumentException("unknown --preset '" + preset + "': use tiny or gpt2");
-        };
-        GptConfig config = new GptConfig(layers != null ? layers : base.layers(), heads != null ? heads : base.heads(),
-                channels != null ? channels : base.channels(), seqLen != null ? seqLen : base.seqLen(),
-                t.vocabSize(), !untied);
+        ModelSpec spec = spec(t);
         if (zero < 0 || zero > 3) {
             throw new IllegalArgumentException("--zero must be 0, 1, 2 or 3, got " + zero);
         }
         var layout = new ParallelLayout(dp, tp, pp, ZeroStage.values()[zero], ScheduleKind.byName(schedule),
                 microBatches, virtualStages, sequenceParallel);
-        layout.validate(new GptModel(config), batch);
+        layout.validate(spec.model(), batch);
         PrecisionPolicy policy = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> PrecisionPolicy.FP32;
             case "bf16" -> PrecisionPolicy.BF16_MIXED;
@@ -412,8 +448,7 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("unknown --recompute '" + recompute + "': use none, selective or full");
         }
         placement.check(layout.worldSize());
-        var memory = new MemoryCheck(config, layout, policy, batch, recomputePlan,
-                placement.memoryLimit(layout.worldSize()));
+        MemoryFit memory = spec.memory(layout, policy, batch, recomputePlan, placement.memoryLimit(layout.worldSize()));
         if (!noMemoryCheck) {
             memory.refusal().ifPresent(why -> {
                 throw new IllegalArgumentException(why + " (--no-memory-check runs it anyway)");
@@ -441,12 +476,17 @@ public final class TrainCommand implements Callable<Integer> {
                     + warmupSteps + " steps") + " must be in [0, --steps " + steps + "]");
         }
         var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr, warmupSteps, steps), clip,
-                weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(config, initHf) : null, recomputePlan);
+                weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(((ModelSpec.Gpt) spec).config(), initHf)
+                : null, recomputePlan);
         TokenDataset dataset = data != null ? TokenDataset.fromFile(data, t)
                 : TokenDataset.fromText(ArithmeticCorpus.generate(seed, 20_000), t);
-        if (dataset.size() < config.seqLen() + 1) {
+        if (dataset.size() < spec.seqLen() + 1) {
             throw new IllegalArgumentException("the data has " + dataset.size() + " tokens, fewer than one sequence of "
-                    + (config.seqLen() + 1) + ": use a larger --data file or a smaller --seq-len");
+                    + (spec.seqLen() + 1) + ": use a larger --data file or a smaller --seq-len");
+        }
+        if (dataset.maxTokenId() >= spec.vocab()) {
+            throw new IllegalArgumentException("the data has token id " + dataset.maxTokenId() + " but the model's "
+                    + "vocabulary is " + spec.vocab());
         }
         OutputPaths.checkFolder("--out", out);
         CheckpointDirectory saveTo = new CheckpointDirectory(out.resolve("checkpoints"), keep);
@@ -470,9 +510,9 @@ public final class TrainCommand implements Callable<Integer> {
         boolean locks = JobEnvironment.fromSystem().map(j -> j.rank() == 0).orElse(true);
         OptionalDouble peak = peakTflops != null ? OptionalDouble.of(peakTflops * 1e12) : placement.peakFlopsPerRank();
         Optional<Mfu> mfu = peak.isPresent()
-                ? Optional.of(new Mfu(config.flopsPerToken(), peak.getAsDouble(), layout.worldSize()))
+                ? Optional.of(new Mfu(spec.flopsPerToken(), peak.getAsDouble(), layout.worldSize()))
                 : Optional.empty();
-        return new Setup(config, layout, options, dataset, data != null ? data.toString() : "generated arithmetic",
+        return new Setup(spec, layout, options, dataset, data != null ? data.toString() : "generated arithmetic",
                 t.name(), placement, mfu, resumed, saveTo, otherRuns, locks, LineChart.Scale.parse(lossAxis),
                 memory);
     }

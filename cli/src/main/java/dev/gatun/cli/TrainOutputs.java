@@ -1,6 +1,5 @@
 package dev.gatun.cli;
 
-import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.cli.report.LineChart;
 import dev.gatun.cli.report.MemoryChart;
 import dev.gatun.cli.report.MetricsWriter;
@@ -31,7 +30,7 @@ final class TrainOutputs {
     }
 
     /** Writes the files and returns their paths. */
-    static List<Path> write(Path dir, GptConfig config, ParallelLayout layout, RecomputePlan recompute,
+    static List<Path> write(Path dir, ParallelLayout layout, RecomputePlan recompute,
                             Training.Result result, Optional<Mfu> mfu, LineChart.Scale lossAxis) {
         List<Path> written = new ArrayList<>();
         Path metrics = dir.resolve("metrics.jsonl");

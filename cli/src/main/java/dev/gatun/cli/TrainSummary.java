@@ -1,6 +1,5 @@
 package dev.gatun.cli;
 
-import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.train.Mfu;
 import dev.gatun.train.Training;
 import dev.gatun.train.ParallelLayout;
@@ -17,13 +16,13 @@ import java.util.Optional;
 /** The end-of-run summary of {@code gatun train}: the loss, the throughput and each rank's memory. */
 final class TrainSummary {
     private static final double MIB = 1024.0 * 1024.0;
-    private final GptConfig config;
+    private final ModelSpec model;
     private final ParallelLayout layout;
     private final Training.Result result;
     private final Optional<Mfu> mfu;
 
-    TrainSummary(GptConfig config, ParallelLayout layout, Training.Result result, Optional<Mfu> mfu) {
-        this.config = config;
+    TrainSummary(ModelSpec model, ParallelLayout layout, Training.Result result, Optional<Mfu> mfu) {
+        this.model = model;
         this.layout = layout;
         this.result = result;
         this.mfu = mfu;
@@ -38,9 +37,9 @@ final class TrainSummary {
                 / steps.subList(1, steps.size()).stream().mapToDouble(StepMetrics::seconds).sum()
                 : first.tokensPerSecond();
         out.printf(Locale.ROOT, "loss    %.4f -> %.4f over %d steps (ln V = %.4f is a uniform guess)%n", first.loss(),
-                last.loss(), steps.size(), Math.log(config.vocab()));
+                last.loss(), steps.size(), Math.log(model.vocab()));
         out.printf(Locale.ROOT, "speed   %,.0f tokens/s (steps after the first), %.2f GFLOP/s of model FLOPs "
-                + "(6N + attention per token); %s%n", tokensPerSecond, tokensPerSecond * config.flopsPerToken() / 1e9,
+                + "(6N + attention per token); %s%n", tokensPerSecond, tokensPerSecond * model.flopsPerToken() / 1e9,
                 mfu.map(m -> String.format(Locale.ROOT, "MFU %.1f%% of %d x %.1f TFLOP/s", 100 * m.at(tokensPerSecond),
                         m.ranks(), m.peakFlopsPerRank() / 1e12)).orElse("no MFU (the device's peak is not known)"));
         out.println("memory  per rank, MiB: the peak of each category; model states = parameters + gradients + "

@@ -63,6 +63,8 @@ final class GpuCheckPlan {
         Path gpt2Cuda = out.resolve("gpt2-cuda");
         Path gpt2Cpu = out.resolve("gpt2-cpu");
         Path launch = out.resolve("launch");
+        Path llamaTiny = out.resolve("llama-tiny");
+        Path llama1b = out.resolve("llama-1b");
         String ranks = IntStream.of(1, 2, 4, 8).filter(n -> n <= Math.max(1, gpus)).mapToObj(Integer::toString)
                 .collect(Collectors.joining(","));
         String ncclRanks = IntStream.of(2, 4, 8).filter(n -> n <= Math.max(2, gpus)).mapToObj(Integer::toString)
@@ -124,6 +126,18 @@ final class GpuCheckPlan {
                         150, 1, List.of(new Tests("gpu", List.of("dev.gatun.tp", "dev.gatun.e2e"), List.of(), layers,
                         List.of("dev.gatun.tp.TensorParallelGpuTest", "dev.gatun.e2e.CudaTrainingGpuTest"))),
                         outputs -> GpuFigures.junit(layers), List.of(layers)),
+                new GpuCheckStep("llama", "the Llama model on one GPU in bf16: the tiny preset's loss falls, and "
+                        + "Llama 3.2 1B's tokens/s and MFU over a few steps of 8 x 256 tokens",
+                        150, 1, List.of(
+                        Gatun.of("train", "--model", "llama", "--device", "cuda", "--precision", "bf16", "--steps",
+                                "30", "--out", llamaTiny.toString()),
+                        Gatun.of("train", "--model", "llama", "--preset", "llama3.2-1b", "--device", "cuda",
+                                "--precision", "bf16", "--batch", "8", "--seq-len", "256", "--steps", "6", "--warmup",
+                                "2", "--out", llama1b.toString())),
+                        outputs -> GpuFigures.merge(outputs.isEmpty() ? GpuCheckStep.Figures.none()
+                                : GpuFigures.trainedLoss(outputs.getFirst()), outputs.size() > 1
+                                ? GpuFigures.speed(outputs.get(1)) : GpuCheckStep.Figures.none()),
+                        List.of(llamaTiny, llama1b)),
                 new GpuCheckStep("scaling", "GPT-2 training throughput over " + ranks + " GPUs (data parallel, NCCL), "
                         + "with MFU",
                         120, 2, List.of(Gatun.of("bench", "train", "--backend", "cuda", "--preset", "gpt2",

@@ -39,6 +39,8 @@ final class GpuFigures {
     private static final Pattern TORCH = Pattern.compile("torch\\.matmul bf16 (\\d+)\\^3: ([0-9.]+) ms");
     private static final Pattern PEAK = Pattern.compile("peak +rank (\\d+): ([0-9.]+) MiB in use at most .*?, "
             + "([0-9.]+) MiB reserved");
+    private static final Pattern SPEED = Pattern.compile("speed +([0-9,.]+) tokens/s[^\\n]*?(?:MFU ([0-9.]+)%|$)",
+            Pattern.MULTILINE);
     private static final Pattern LOSS = Pattern.compile("loss +([0-9.]+) -> ([0-9.]+) over (\\d+) steps");
 
     private GpuFigures() {
@@ -257,6 +259,20 @@ final class GpuFigures {
         double last = Double.parseDouble(m.group(2));
         return new Figures(Map.of("first_loss", first, "last_loss", last, "steps", Integer.parseInt(m.group(3))),
                 last < first ? List.of() : List.of("the loss did not fall: " + first + " -> " + last));
+    }
+
+    /** A run's speed line: tokens/s over the steps after the first, and MFU when the device's peak is known. */
+    static Figures speed(String output) {
+        Matcher m = SPEED.matcher(output);
+        if (!m.find()) {
+            return new Figures(Map.of(), List.of("no 'speed' line"));
+        }
+        Map<String, Object> values = new LinkedHashMap<>();
+        values.put("tokens_per_second", Double.parseDouble(m.group(1).replace(",", "")));
+        if (m.group(2) != null) {
+            values.put("mfu_percent", Double.parseDouble(m.group(2)));
+        }
+        return Figures.of(values);
     }
 
     /** The lines of a table that a command printed (those not starting with '#'), for the summary. */
