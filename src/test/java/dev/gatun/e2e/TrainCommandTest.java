@@ -1,5 +1,6 @@
 package dev.gatun.e2e;
 
+import dev.gatun.train.checkpoint.SafetensorsFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -109,10 +110,19 @@ class TrainCommandTest {
         var loss = java.util.regex.Pattern.compile("loss +([0-9.]+) -> ([0-9.]+)").matcher(r.out());
         assertTrue(loss.find(), r.out());
         assertTrue(Double.parseDouble(loss.group(2)) < Double.parseDouble(loss.group(1)) - 1, r.out());
+        Path hf = dir.resolve("llama.safetensors");
         Cli.Run d3 = train("--model", "llama", "--dp", "2", "--tp", "2", "--pp", "2", "--zero", "3",
-                "--microbatches", "2", "--steps", "3", "--out", dir.resolve("3d").toString());
+                "--microbatches", "2", "--steps", "3", "--export-hf", hf.toString(), "--out",
+                dir.resolve("3d").toString());
         assertEquals(0, d3.exit(), d3.out() + d3.err());
         assertTrue(Files.exists(dir.resolve("3d").resolve("pipeline.svg")));
+        assertTrue(SafetensorsFile.open(hf).entries().containsKey("model.layers.1.self_attn.k_proj.weight"));
+        Cli.Run resumed = train("--model", "llama", "--tp", "2", "--steps", "1", "--init-hf", hf.toString(), "--out",
+                dir.resolve("from-hf").toString());
+        assertEquals(0, resumed.exit(), resumed.out() + resumed.err());
+        double start = Double.parseDouble(line(resumed.out(), "loss    ").split(" +")[1]);
+        assertTrue(start < Double.parseDouble(loss.group(1)), "the imported weights start where training left them: "
+                + start);
     }
 
     /** ZB-H1 trains 1F1B's run (the same loss line) and its Gantt chart shows the weight halves. */

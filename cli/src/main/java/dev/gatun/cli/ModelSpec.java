@@ -2,13 +2,18 @@ package dev.gatun.cli;
 
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.train.GptModel;
+import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
+import dev.gatun.llama.HuggingFaceLlama;
 import dev.gatun.llama.LlamaConfig;
 import dev.gatun.llama.LlamaModel;
 import dev.gatun.train.MemoryLimit;
 import dev.gatun.train.Model;
 import dev.gatun.train.ParallelLayout;
 import dev.gatun.train.RecomputePlan;
+import dev.gatun.train.checkpoint.ModelWeights;
 import dev.gatun.zero.PrecisionPolicy;
+
+import java.nio.file.Path;
 
 import java.util.Locale;
 
@@ -28,6 +33,12 @@ sealed interface ModelSpec permits ModelSpec.Gpt, ModelSpec.Llama {
 
     /** The {@code model} line: the preset and the shape. */
     String describe(String preset, int tp);
+
+    /** Initial weights from a Hugging Face safetensors file of this architecture ({@code --init-hf}). */
+    ModelWeights readHuggingFace(Path file);
+
+    /** Writes trained weights as a Hugging Face safetensors file of this architecture ({@code --export-hf}). */
+    void exportHuggingFace(ModelWeights weights, Path file);
 
     /** The memory check of a run of this model in {@code layout}. */
     MemoryFit memory(ParallelLayout layout, PrecisionPolicy policy, int batch, RecomputePlan recompute,
@@ -61,6 +72,16 @@ sealed interface ModelSpec permits ModelSpec.Gpt, ModelSpec.Llama {
                             + "head, %.2fM parameters", preset, config.layers(), config.heads(), config.channels(),
                     config.seqLen(), config.vocab(), config.paddedVocab(tp), config.tiedHead() ? "tied" : "untied",
                     config.parameterCount() / 1e6);
+        }
+
+        @Override
+        public ModelWeights readHuggingFace(Path file) {
+            return HuggingFaceGpt2.read(config, file);
+        }
+
+        @Override
+        public void exportHuggingFace(ModelWeights weights, Path file) {
+            HuggingFaceGpt2.export(config, weights, file);
         }
 
         @Override
@@ -99,6 +120,16 @@ sealed interface ModelSpec permits ModelSpec.Gpt, ModelSpec.Llama {
                     config.layers(), config.heads(), config.kvHeads(), config.channels(), config.hidden(),
                     config.seqLen(), config.vocab(), config.paddedVocab(tp), config.tiedHead() ? "tied" : "untied",
                     config.parameterCount());
+        }
+
+        @Override
+        public ModelWeights readHuggingFace(Path file) {
+            return HuggingFaceLlama.read(config, file);
+        }
+
+        @Override
+        public void exportHuggingFace(ModelWeights weights, Path file) {
+            HuggingFaceLlama.export(config, weights, file);
         }
 
         @Override

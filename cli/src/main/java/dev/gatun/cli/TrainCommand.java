@@ -5,7 +5,6 @@ import dev.gatun.collectives.launch.RendezvousStore;
 import dev.gatun.collectives.launch.JobEnvironment;
 import dev.gatun.collectives.launch.TorchrunEnvironment;
 import dev.gatun.train.checkpoint.CheckpointDirectory;
-import dev.gatun.gpt.checkpoint.HuggingFaceGpt2;
 import dev.gatun.train.Checkpointing;
 import dev.gatun.gpt.data.ArithmeticCorpus;
 import dev.gatun.gpt.data.TokenDataset;
@@ -144,9 +143,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "delete the checkpoints of other runs found in OUT/checkpoints "
             + "instead of refusing to start")
     boolean overwrite;
-    @Option(names = "--init-hf", description = "start from a Hugging Face GPT-2 safetensors file (same model shape)")
+    @Option(names = "--init-hf", description = "start from a Hugging Face safetensors file of the model (GPT-2 or Llama names; the same shape)")
     Path initHf;
-    @Option(names = "--export-hf", description = "at the end, write the model as a Hugging Face GPT-2 safetensors file")
+    @Option(names = "--export-hf", description = "at the end, write the model as a Hugging Face safetensors file (GPT-2 or Llama names)")
     Path exportHf;
     @Option(names = "--loss-axis", defaultValue = "linear", description = "loss.svg's y axis: linear or log (a spike "
             + "does not flatten the curve) (default ${DEFAULT-VALUE})")
@@ -276,7 +275,7 @@ public final class TrainCommand implements Callable<Integer> {
         var outputs = new java.util.ArrayList<>(TrainOutputs.write(this.out, setup.layout,
                 setup.options.recompute(), result, setup.mfu, setup.lossAxis));
         if (exportHf != null) {
-            HuggingFaceGpt2.export(((ModelSpec.Gpt) setup.spec).config(), result.weights(), exportHf);
+            setup.spec.exportHuggingFace(result.weights(), exportHf);
             outputs.add(exportHf);
         }
         var summary = new TrainSummary(setup.spec, setup.layout, result, setup.mfu);
@@ -391,10 +390,6 @@ public final class TrainCommand implements Callable<Integer> {
                         seqLen != null ? seqLen : base.seqLen(), t.vocabSize(), !untied));
             }
             case "llama" -> {
-                if (initHf != null || exportHf != null) {
-                    throw new IllegalArgumentException("--init-hf and --export-hf read and write Hugging Face GPT-2 "
-                            + "weights; the llama model has no Hugging Face mapping yet");
-                }
                 int len = seqLen != null ? seqLen : 64;
                 LlamaConfig base = switch (preset) {
                     case "tiny" -> LlamaConfig.tiny(t.vocabSize());
@@ -476,8 +471,7 @@ public final class TrainCommand implements Callable<Integer> {
                     + warmupSteps + " steps") + " must be in [0, --steps " + steps + "]");
         }
         var options = new TrainOptions(policy, new LearningRateSchedule(lr, minLr, warmupSteps, steps), clip,
-                weightDecay, seed, batch, initHf != null ? HuggingFaceGpt2.read(((ModelSpec.Gpt) spec).config(), initHf)
-                : null, recomputePlan);
+                weightDecay, seed, batch, initHf != null ? spec.readHuggingFace(initHf) : null, recomputePlan);
         TokenDataset dataset = data != null ? TokenDataset.fromFile(data, t)
                 : TokenDataset.fromText(ArithmeticCorpus.generate(seed, 20_000), t);
         if (dataset.size() < spec.seqLen() + 1) {
