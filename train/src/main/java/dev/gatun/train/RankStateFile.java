@@ -39,6 +39,20 @@ final class RankStateFile {
     }
 
     /** Where unit {@code u}'s owned shard starts in the concatenated shards. */
+    /**
+     * The unit of a map entry {@code <unit>.<parameter>}: both names may hold dots (a Llama layer is
+     * {@code layers.3}), so the unit is the shortest prefix ending at a dot whose shard start the file records.
+     */
+    private static String unitOf(SafetensorsFile f, String entry) {
+        for (int dot = entry.indexOf('.'); dot >= 0; dot = entry.indexOf('.', dot + 1)) {
+            String unit = entry.substring(0, dot);
+            if (f.metadata().containsKey("shard_start." + unit)) {
+                return unit;
+            }
+        }
+        return null;
+    }
+
     private static long[] shardStarts(ZeroOptimizer opt) {
         int units = opt.layout().units().size();
         long[] start = new long[units];
@@ -144,7 +158,11 @@ final class RankStateFile {
                     continue;
                 }
                 String rest = name.substring(MAP.length());
-                String unit = rest.substring(0, rest.indexOf('.'));
+                String unit = unitOf(f, rest);
+                if (unit == null) {
+                    throw new IllegalArgumentException("the checkpoint file " + file + " names '" + rest
+                            + "' without the shard of its unit");
+                }
                 Parameter p = params.get(rest.substring(unit.length() + 1));
                 if (p == null) {
                     continue; // another rank's parameter: its bytes are not read
