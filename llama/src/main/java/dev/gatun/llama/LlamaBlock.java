@@ -15,7 +15,8 @@ import java.util.Set;
 /**
  * One Llama decoder layer, pre-norm: {@code r = x + attn(rms₁(x))}, {@code y = r + mlp(rms₂(r))} with grouped-query
  * attention under the rotary embedding ({@link GroupedQueryAttention}) and the SwiGLU MLP ({@link SwiGluMlp}), both
- * tensor-parallel (one all-reduce each way per sub-layer); parameters named {@code "layers.<i>.…"} as Hugging Face
+ * tensor-parallel (one all-reduce each way per sub-layer, or with sequence parallelism an all-gather and a
+ * reduce-scatter, the norms and the residual stream then split over tp along the tokens); parameters named {@code "layers.<i>.…"} as Hugging Face
  * names them without the {@code model.} prefix ({@code input_layernorm}, {@code self_attn.qkv_proj} — q, k and v
  * stacked —, {@code self_attn.o_proj}, {@code post_attention_layernorm}, {@code mlp.gate_up_proj} — gate and up
  * stacked —, {@code mlp.down_proj}).
@@ -35,10 +36,11 @@ public final class LlamaBlock implements Layer {
         int c = config.channels();
         this.norm1 = new RmsNorm(c, config.normEps(), ctx, name + ".input_layernorm");
         this.attn = new GroupedQueryAttention(c, config.heads(), config.kvHeads(), config.rotary(), config.seqLen(),
-                ctx.tp(), ctx.backend(), ctx.allocator(), name + ".self_attn", ctx.seed());
+                ctx.tp(), ctx.backend(), ctx.allocator(), name + ".self_attn", ctx.seed(),
+                ctx.sequenceParallel() ? config.seqLen() : 0);
         this.norm2 = new RmsNorm(c, config.normEps(), ctx, name + ".post_attention_layernorm");
         this.mlp = new SwiGluMlp(c, config.hidden(), ctx.tp(), ctx.backend(), ctx.allocator(), name + ".mlp",
-                ctx.seed());
+                ctx.seed(), ctx.sequenceParallel());
     }
 
     @Override

@@ -1,5 +1,8 @@
 package dev.gatun.llama;
 
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.tp.Parameter;
 import dev.gatun.tp.VocabParallelEmbedding;
@@ -12,12 +15,14 @@ import java.util.Set;
 /**
  * The token embedding, the first layer: {@code x[b, t] = E[id[b, t]]} with {@code E [Vp, C]} split over tp by
  * vocabulary ({@link VocabParallelEmbedding}, one all-reduce of {@code [B·T, C]}); no position embedding (the
- * attention's rotary embedding places the tokens). Input: int32 ids {@code [B, T]}; output {@code [B, T, C]}.
+ * attention's rotary embedding places the tokens). Input: int32 ids {@code [B, T]}; output {@code [B, T, C]}, or
+ * with sequence parallelism this rank's token rows {@code [B·T/tp, C]} (the partial lookups reduce-scattered).
  */
 public final class LlamaEmbedding implements Layer {
     public static final String WEIGHT = "embed_tokens.weight";
 
     private final LlamaConfig config;
+    private final LayerContext ctx;
     private final VocabParallelEmbedding embedding;
     private final boolean tiedAcrossStages;
 
@@ -27,6 +32,7 @@ public final class LlamaEmbedding implements Layer {
      */
     public LlamaEmbedding(LlamaConfig config, LayerContext ctx, boolean tiedAcrossStages) {
         this.config = config;
+        this.ctx = ctx;
         this.tiedAcrossStages = tiedAcrossStages;
         this.embedding = new VocabParallelEmbedding(config.vocab(), config.paddedVocab(ctx.tpSize()),
                 config.channels(), ctx.tp(), ctx.backend(), ctx.allocator(), "embed_tokens", ctx.seed());
@@ -62,12 +68,30 @@ public final class LlamaEmbedding implements Layer {
         if (ids.shape().rank() != 2 || ids.shape().dim(1) != config.seqLen()) {
             throw new IllegalArgumentException("token ids must be [B, " + config.seqLen() + "], got " + ids.shape());
         }
-        return embedding.forward(microBatch, ids);
+        if (!ctx.sequenceParallel()) {
+            return embedding.forward(microBatch, ids);
+        }
+        int c = config.channels();
+        try (Tensor partial = embedding.partialForward(microBatch, ids)) {
+            Tensor out = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(ids.numel() / ctx.tpSize(), c),
+                    MemoryCategory.ACTIVATIONS, "embed_tokens.out", ctx.backend().stream());
+            ctx.tp().reduceScatterToSequenceParallelRegion().forward(partial.reshape(-1, c), out);
+            return out;
+        }
     }
 
     @Override
     public Tensor backward(int microBatch, Tensor dout) {
-        embedding.backward(microBatch, dout);
+        if (!ctx.sequenceParallel()) {
+            embedding.backward(microBatch, dout);
+            return null;
+        }
+        int c = config.channels();
+        try (Tensor whole = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(dout.numel() * ctx.tpSize() / c,
+                c), MemoryCategory.ACTIVATIONS, "embed_tokens.dout", ctx.backend().stream())) {
+            ctx.tp().reduceScatterToSequenceParallelRegion().backward(dout.reshape(-1, c), whole);
+            embedding.backward(microBatch, whole.reshape(-1, config.seqLen(), c));
+        }
         return null;
     }
 

@@ -49,7 +49,8 @@ public final class LlamaHead implements Layer {
                     Shape.of(padded, channels), ctx.seed(), 0.02, i -> offset + i);
             this.ownsWeight = true;
         }
-        this.output = new VocabParallelOutput(weight, channels, ctx.tp(), ctx.backend(), ctx.allocator(), false);
+        this.output = new VocabParallelOutput(weight, channels, ctx.tp(), ctx.backend(), ctx.allocator(),
+                ctx.sequenceParallel());
     }
 
     @Override

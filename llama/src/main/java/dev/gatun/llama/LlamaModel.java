@@ -52,10 +52,6 @@ public record LlamaModel(LlamaConfig config) implements Model {
                     + " stages, more than the model's " + config.layers() + " layers: use at most " + config.layers()
                     + " stages");
         }
-        if (layout.sequenceParallel()) {
-            throw new IllegalArgumentException("--sequence-parallel is not supported by the llama model yet (its "
-                    + "layers take whole sequences): drop it");
-        }
     }
 
     @Override
@@ -93,7 +89,12 @@ public record LlamaModel(LlamaConfig config) implements Model {
 
     @Override
     public TensorSpec stageInput(int stage, int examples, ParallelLayout layout) {
-        return stage == 0 ? new TensorSpec(DType.INT32, Shape.of(examples, config.seqLen()))
+        if (stage == 0) {
+            return new TensorSpec(DType.INT32, Shape.of(examples, config.seqLen()));
+        }
+        return layout.sequenceParallel() // this tp rank's token rows
+                ? new TensorSpec(DType.FP32, Shape.of((long) examples * config.seqLen() / layout.tp(),
+                config.channels()))
                 : new TensorSpec(DType.FP32, Shape.of(examples, config.seqLen(), config.channels()));
     }
 

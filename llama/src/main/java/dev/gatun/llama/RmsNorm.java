@@ -13,7 +13,8 @@ import java.util.Map;
 /**
  * RMSNorm over the channels with a gain initialised to 1, replicated on every tp rank: {@code y = x·σ⁻¹·weight},
  * {@code σ⁻¹ = 1/√(mean(x²) + eps)} ({@link dev.gatun.ops.Backend#rmsNorm}). Keeps each micro-batch's input (by
- * reference) and σ⁻¹ until its backward.
+ * reference) and σ⁻¹ until its backward. With sequence parallelism each tp rank normalises its own token rows, so
+ * the gain's gradient is all-reduced over the tp group ({@code C} values per micro-batch) to stay equal on every rank.
  */
 final class RmsNorm implements AutoCloseable {
     private final LayerContext ctx;
@@ -62,8 +63,18 @@ final class RmsNorm implements AutoCloseable {
             long rows = s.input().numel() / channels;
             Tensor dx = Tensor.allocate(ctx.allocator(), DType.FP32, s.input().shape(), MemoryCategory.ACTIVATIONS,
                     weight.name() + ".din", ctx.backend().stream());
-            ctx.backend().rmsNormBackward(dy.reshape(rows, channels), s.input().reshape(rows, channels),
-                    weight.value(), rstd, dx.reshape(rows, channels), weight.grad());
+            if (!ctx.sequenceParallel()) {
+                ctx.backend().rmsNormBackward(dy.reshape(rows, channels), s.input().reshape(rows, channels),
+                        weight.value(), rstd, dx.reshape(rows, channels), weight.grad());
+                return dx;
+            }
+            try (Tensor partial = Tensor.zeros(ctx.allocator(), DType.FP32, Shape.of(channels),
+                    MemoryCategory.WORKSPACE, weight.name() + ".partial", ctx.backend().stream())) {
+                ctx.backend().rmsNormBackward(dy.reshape(rows, channels), s.input().reshape(rows, channels),
+                        weight.value(), rstd, dx.reshape(rows, channels), partial);
+                ctx.tp().copyToRegion().backward(partial, partial); // the sum over the tp group's token rows
+                ctx.backend().add(weight.grad(), partial, weight.grad());
+            }
             return dx;
         }
     }

@@ -34,7 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The Llama model trains the same loss curve in every layout as on one rank (within fp32 summation order, and bf16's
  * rounding against one rank in bf16): data, tensor and pipeline parallelism, 3D with ZeRO 3, grouped-query attention
  * with tp equal to the key/value heads (each rank one key/value head and its group), a tied head across stages and an
- * untied one, the interleaved and zero-bubble schedules; and the one-rank curve learns.
+ * untied one, the interleaved and zero-bubble schedules, sequence parallelism; and the one-rank curve learns.
  */
 @Timeout(300)
 class LlamaLayoutTest {
@@ -62,6 +62,10 @@ class LlamaLayoutTest {
                 Arguments.of(TIED, layout(1, 2, 2, ZeroStage.ONE, ScheduleKind.INTERLEAVED, 2, 2), fp32),
                 Arguments.of(UNTIED, layout(1, 2, 2, ZeroStage.NONE, oneF, 2, 1), fp32),
                 Arguments.of(UNTIED, layout(2, 1, 1, ZeroStage.THREE, oneF, 1, 1), fp32),
+                Arguments.of(TIED, layout(1, 2, 1, ZeroStage.NONE, oneF, 1, 1).withSequenceParallel(true), fp32),
+                Arguments.of(UNTIED, layout(2, 2, 2, ZeroStage.THREE, oneF, 2, 1).withSequenceParallel(true), fp32),
+                Arguments.of(TIED, layout(1, 2, 2, ZeroStage.ONE, ScheduleKind.ZB_H1, 2, 1).withSequenceParallel(true),
+                        fp32),
                 Arguments.of(TIED, layout(1, 2, 2, ZeroStage.NONE, oneF, 2, 1), PrecisionPolicy.BF16_MIXED),
                 Arguments.of(TIED, layout(2, 2, 2, ZeroStage.THREE, oneF, 2, 1), PrecisionPolicy.BF16_MIXED));
     }
@@ -91,9 +95,6 @@ class LlamaLayoutTest {
                 ScheduleKind.ONE_F_ONE_B, 1, 1).validate(new LlamaModel(TIED), 8));
         assertEquals("--tp 4 must divide the model's 2 key/value heads (each rank holds whole key/value heads with "
                 + "their groups of query heads)", e.getMessage());
-        var sp = assertThrows(IllegalArgumentException.class, () -> layout(1, 2, 1, ZeroStage.NONE,
-                ScheduleKind.ONE_F_ONE_B, 1, 1).withSequenceParallel(true).validate(new LlamaModel(TIED), 8));
-        assertTrue(sp.getMessage().startsWith("--sequence-parallel is not supported by the llama model yet"));
     }
 
     static double[] losses(LlamaConfig config, ParallelLayout layout, PrecisionPolicy policy) {

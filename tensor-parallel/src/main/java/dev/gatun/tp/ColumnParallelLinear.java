@@ -88,8 +88,15 @@ public final class ColumnParallelLinear implements AutoCloseable {
     public static ColumnParallelLinear withoutBias(int in, int out, Mappings mappings, Backend backend,
                                                    TensorAllocator allocator, String name, long seed,
                                                    IntUnaryOperator globalRow) {
-        return new ColumnParallelLinear(in, out, mappings, backend, allocator, name, seed, false, globalRow, false,
-                false);
+        return withoutBias(in, out, mappings, backend, allocator, name, seed, globalRow, false);
+    }
+
+    /** {@link #withoutBias}, its input this rank's rows under {@code sequenceParallel} (see the class comment). */
+    public static ColumnParallelLinear withoutBias(int in, int out, Mappings mappings, Backend backend,
+                                                   TensorAllocator allocator, String name, long seed,
+                                                   IntUnaryOperator globalRow, boolean sequenceParallel) {
+        return new ColumnParallelLinear(in, out, mappings, backend, allocator, name, seed, false, globalRow,
+                sequenceParallel, false);
     }
 
     private ColumnParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,

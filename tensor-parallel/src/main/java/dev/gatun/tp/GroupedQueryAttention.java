@@ -37,6 +37,9 @@ public final class GroupedQueryAttention implements AutoCloseable {
     private final Tensor cos;
     private final Tensor sin;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    /** With sequence parallelism the sequence length T (the input's rows are tokens of whole sequences); else 0. */
+    private final int seqLen;
+    private final int tp;
 
     private record Saved(Tensor qkv, Tensor att, Tensor out) {
         void close() {
@@ -55,6 +58,19 @@ public final class GroupedQueryAttention implements AutoCloseable {
     public GroupedQueryAttention(int channels, int numHeads, int numKvHeads, RotaryFrequencies rotary,
                                  int maxPositions, Mappings mappings, Backend backend, TensorAllocator allocator,
                                  String name, long seed) {
+        this(channels, numHeads, numKvHeads, rotary, maxPositions, mappings, backend, allocator, name, seed, 0);
+    }
+
+    /**
+     * With sequence parallelism when {@code sequenceParallelSeqLen > 0}: the input is this rank's {@code N/tp} token
+     * rows {@code [N/tp, C]} of {@code N = B·T} whole sequences of {@code T = sequenceParallelSeqLen}, all-gathered
+     * before {@code qkv_proj}, and the output this rank's rows of the reduce-scattered {@code o_proj}.
+     */
+    public GroupedQueryAttention(int channels, int numHeads, int numKvHeads, RotaryFrequencies rotary,
+                                 int maxPositions, Mappings mappings, Backend backend, TensorAllocator allocator,
+                                 String name, long seed, int sequenceParallelSeqLen) {
+        this.seqLen = sequenceParallelSeqLen;
+        this.tp = mappings.group().size();
         if (numHeads < 1 || channels % numHeads != 0) {
             throw new IllegalArgumentException("numHeads=" + numHeads + " must divide channels=" + channels);
         }
@@ -62,7 +78,6 @@ public final class GroupedQueryAttention implements AutoCloseable {
             throw new IllegalArgumentException("numKvHeads=" + numKvHeads + " must divide numHeads=" + numHeads
                     + " (each key/value head serves a group of query heads)");
         }
-        int tp = mappings.group().size();
         int rank = mappings.group().rank();
         Shard kv = Shard.of("the key/value heads numKvHeads", numKvHeads, tp, rank);
         this.backend = backend;
@@ -83,14 +98,14 @@ public final class GroupedQueryAttention implements AutoCloseable {
         this.qkv = ColumnParallelLinear.withoutBias(channels, (int) (qAll + 2 * kAll), mappings, backend, allocator,
                 name + ".qkv_proj", seed, j -> (int) (j < q ? (long) rank * q + j
                         : j < q + k ? qAll + (long) rank * k + (j - q)
-                        : qAll + kAll + (long) rank * k + (j - q - k)));
+                        : qAll + kAll + (long) rank * k + (j - q - k)), sequenceParallelSeqLen > 0);
         RowParallelLinear o = null;
         Tensor c = null;
         Tensor sn = null;
         boolean ok = false;
         try {
             o = RowParallelLinear.withoutBias((int) qAll, channels, mappings, backend, allocator, name + ".o_proj",
-                    seed);
+                    seed, sequenceParallelSeqLen > 0);
             var stream = backend.stream();
             c = Tensor.allocate(allocator, DType.FP32, Shape.of(maxPositions, hs / 2), MemoryCategory.WORKSPACE,
                     name + ".rotary.cos", stream);
@@ -130,24 +145,22 @@ public final class GroupedQueryAttention implements AutoCloseable {
 
     /** {@code x [B, T, C]} (kept by reference until the backward) gives a new {@code [B, T, C]}. */
     public Tensor forward(int microBatch, Tensor x) {
-        if (x.shape().rank() != 3 || x.shape().dim(2) != channels) {
-            throw new IllegalArgumentException("attention input must be [B, T, " + channels + "], got '" + x.name()
-                    + "' " + x.shape());
-        }
-        long b = x.shape().dim(0);
-        long t = x.shape().dim(1);
+        AttentionInput in = AttentionInput.of(x, channels, seqLen, tp);
+        long b = in.batch();
+        long t = in.seqLen();
         var stream = backend.stream();
-        Tensor q = qkv.forward(microBatch, x);
+        Tensor q = qkv.forward(microBatch, x); // [B, T, W_r], or [N, W_r] under sequence parallelism
+        Tensor q3 = q.reshape(b, t, -1);
         Tensor att = null;
         Tensor out = null;
         boolean ok = false;
         try {
-            backend.rotary(q, localHeads + localKvHeads, cos, sin, false, q);
+            backend.rotary(q3, localHeads + localKvHeads, cos, sin, false, q3);
             att = Tensor.allocate(allocator, DType.FP32, Shape.of(b, localHeads, t, t), MemoryCategory.ACTIVATIONS,
                     "attention.att", stream);
             out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, (long) localHeads * headSize),
                     MemoryCategory.ACTIVATIONS, "attention.out", stream);
-            backend.attention(q, localHeads, localKvHeads, out, att);
+            backend.attention(q3, localHeads, localKvHeads, out, att);
             Tensor y = proj.forward(microBatch, out);
             saved.put(microBatch, new Saved(q, att, out));
             ok = true;
@@ -171,10 +184,13 @@ public final class GroupedQueryAttention implements AutoCloseable {
         if (s == null) {
             throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in attention");
         }
+        long b = s.out().shape().dim(0);
+        long t = s.out().shape().dim(1);
+        Tensor q3 = s.qkv().reshape(b, t, -1);
         try (Tensor dout = proj.backward(microBatch, dy);
-             Tensor dqkv = Tensor.allocate(allocator, DType.FP32, s.qkv().shape(), MemoryCategory.ACTIVATIONS,
+             Tensor dqkv = Tensor.allocate(allocator, DType.FP32, q3.shape(), MemoryCategory.ACTIVATIONS,
                      "attention.dqkv", backend.stream())) {
-            backend.attentionBackward(dout, s.qkv(), s.att(), localHeads, localKvHeads, dqkv);
+            backend.attentionBackward(dout, q3, s.att(), localHeads, localKvHeads, dqkv);
             backend.rotary(dqkv, localHeads + localKvHeads, cos, sin, true, dqkv);
             return qkv.backward(microBatch, dqkv);
         } finally {

@@ -129,25 +129,9 @@ public final class ParallelAttention implements AutoCloseable {
 
     /** {@code x [B, T, C]} (kept by reference until the backward) gives a new {@code [B, T, C]}. */
     public Tensor forward(int microBatch, Tensor x) {
-        long b;
-        long t;
-        if (seqLen > 0) {
-            long rows = x.numel() / channels * tp;
-            if (x.shape().dim(x.shape().rank() - 1) != channels || rows % seqLen != 0) {
-                throw new IllegalArgumentException("sequence-parallel attention input must be [N/tp, " + channels
-                        + "] rows of whole sequences of " + seqLen + " tokens, got '" + x.name() + "' " + x.shape()
-                        + " at tp=" + tp);
-            }
-            b = rows / seqLen;
-            t = seqLen;
-        } else {
-            if (x.shape().rank() != 3 || x.shape().dim(2) != channels) {
-                throw new IllegalArgumentException("attention input must be [B, T, " + channels + "], got '"
-                        + x.name() + "' " + x.shape());
-            }
-            b = x.shape().dim(0);
-            t = x.shape().dim(1);
-        }
+        AttentionInput in = AttentionInput.of(x, channels, seqLen, tp);
+        long b = in.batch();
+        long t = in.seqLen();
         var stream = backend.stream();
         Tensor q = qkv.forward(microBatch, x);
         Tensor att = null;

@@ -69,7 +69,14 @@ public final class RowParallelLinear implements AutoCloseable {
     /** A bias-free layer ({@code Y = all-reduce(X_r·W_rᵀ)}, as Llama's output projections). */
     public static RowParallelLinear withoutBias(int in, int out, Mappings mappings, Backend backend,
                                                 TensorAllocator allocator, String name, long seed) {
-        return new RowParallelLinear(in, out, mappings, backend, allocator, name, seed, false, false);
+        return withoutBias(in, out, mappings, backend, allocator, name, seed, false);
+    }
+
+    /** {@link #withoutBias}, its output this rank's rows of the reduce-scattered sum under {@code sequenceParallel}. */
+    public static RowParallelLinear withoutBias(int in, int out, Mappings mappings, Backend backend,
+                                                TensorAllocator allocator, String name, long seed,
+                                                boolean sequenceParallel) {
+        return new RowParallelLinear(in, out, mappings, backend, allocator, name, seed, sequenceParallel, false);
     }
 
     private RowParallelLinear(int in, int out, Mappings mappings, Backend backend, TensorAllocator allocator,

@@ -37,17 +37,28 @@ public final class SwiGluMlp implements AutoCloseable {
      */
     public SwiGluMlp(int channels, int hidden, Mappings mappings, Backend backend, TensorAllocator allocator,
                      String name, long seed) {
+        this(channels, hidden, mappings, backend, allocator, name, seed, false);
+    }
+
+    /**
+     * @param sequenceParallel whether the input and output are this rank's token rows (Megatron's sequence
+     *                         parallelism): all-gathered before {@code gate_up_proj}, reduce-scattered after
+     *                         {@code down_proj}
+     */
+    public SwiGluMlp(int channels, int hidden, Mappings mappings, Backend backend, TensorAllocator allocator,
+                     String name, long seed, boolean sequenceParallel) {
         int tp = mappings.group().size();
         int rank = mappings.group().rank();
         int local = Shard.of("the MLP's hidden width", hidden, tp, rank).size();
         this.backend = backend;
         this.allocator = allocator;
         this.gateUp = ColumnParallelLinear.withoutBias(channels, 2 * hidden, mappings, backend, allocator,
-                name + ".gate_up_proj", seed, j -> j < local ? rank * local + j : hidden + rank * local + (j - local));
+                name + ".gate_up_proj", seed, j -> j < local ? rank * local + j : hidden + rank * local + (j - local),
+                sequenceParallel);
         boolean ok = false;
         try {
             this.down = RowParallelLinear.withoutBias(hidden, channels, mappings, backend, allocator,
-                    name + ".down_proj", seed);
+                    name + ".down_proj", seed, sequenceParallel);
             ok = true;
         } finally {
             if (!ok) {
