@@ -30,6 +30,7 @@ import java.util.Arrays;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import dev.gatun.gpt.train.GptModel;
 import dev.gatun.gpt.train.GptTraining;
 
 /**
@@ -79,6 +80,33 @@ class CudaTrainingGpuTest {
             assertTrue(rel <= tolerance, layout + " " + precision + ": step " + i + " loss " + gpu[i] + " on GPUs vs "
                     + cpu[i] + " on one CPU rank (relative " + rel + " > " + tolerance + ")\n  gpu: "
                     + Arrays.toString(gpu) + "\n  cpu: " + Arrays.toString(cpu));
+        }
+    }
+
+    /**
+     * The Llama model's kernels on CUDA (RMSNorm, rotary, SwiGLU, grouped-query attention): the tiny preset on one
+     * GPU gives the loss curve of one CPU rank, in fp32 and bf16.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"fp32", "bf16"})
+    void theLlamaModelOnOneGpuGivesTheCurveOfOneCpuRank(String precision) {
+        PrecisionPolicy policy = precision.equals("bf16") ? PrecisionPolicy.BF16_MIXED : PrecisionPolicy.FP32;
+        var config = new dev.gatun.llama.LlamaConfig(2, 4, 2, 32, 96, 16, 256, true, 500_000,
+                new dev.gatun.ops.RotaryFrequencies.Llama3Scaling(8, 1, 4, 8), 1e-5f);
+        var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1.0f, 0.01f, 42, 8);
+        dev.gatun.train.DataSource data = step -> GptModel.batch(DATA.globalBatch(42, step, 8, config.seqLen()));
+        double[][] curves = new double[2][];
+        RankPlacement[] placements = {RankPlacement.cpuThreads(), RankPlacement.localGpus(CudaBackendOptions.DEFAULT)};
+        for (int i = 0; i < 2; i++) {
+            curves[i] = new dev.gatun.train.Training(new dev.gatun.llama.LlamaModel(config), ParallelLayout.single(),
+                    options, CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(120))).withPlacement(placements[i])
+                    .run(data, STEPS, m -> { }).steps().stream().mapToDouble(StepMetrics::loss).toArray();
+        }
+        double tolerance = policy == PrecisionPolicy.FP32 ? 1e-4 : 1e-3;
+        for (int s = 0; s < STEPS; s++) {
+            double rel = Math.abs(curves[1][s] - curves[0][s]) / Math.abs(curves[0][s]);
+            assertTrue(rel <= tolerance, precision + " step " + s + ": gpu " + Arrays.toString(curves[1]) + " vs cpu "
+                    + Arrays.toString(curves[0]));
         }
     }
 

@@ -6,6 +6,7 @@ import dev.gatun.tp.Parameter;
 import dev.gatun.tp.SwiGluMlp;
 import dev.gatun.train.Layer;
 import dev.gatun.train.LayerContext;
+import dev.gatun.train.Recompute;
 
 import java.util.HashMap;
 import java.util.List;
@@ -19,7 +20,9 @@ import java.util.Set;
  * reduce-scatter, the norms and the residual stream then split over tp along the tokens); parameters named {@code "layers.<i>.…"} as Hugging Face
  * names them without the {@code model.} prefix ({@code input_layernorm}, {@code self_attn.qkv_proj} — q, k and v
  * stacked —, {@code self_attn.o_proj}, {@code post_attention_layernorm}, {@code mlp.gate_up_proj} — gate and up
- * stacked —, {@code mlp.down_proj}).
+ * stacked —, {@code mlp.down_proj}). Activation recomputation as {@link dev.gatun.train.RecomputePlan} says:
+ * selective frees the attention probabilities and recomputes them from the saved rotated q and k; full keeps only
+ * the layer's input and runs its forward again in the backward.
  */
 public final class LlamaBlock implements Layer {
     private final String name;
@@ -28,16 +31,20 @@ public final class LlamaBlock implements Layer {
     private final GroupedQueryAttention attn;
     private final RmsNorm norm2;
     private final SwiGluMlp mlp;
+    private final Recompute recompute;
     private final Map<Integer, Tensor[]> saved = new HashMap<>();
+    /** Under full recomputation: each micro-batch's input (the caller's tensor), from the forward to the backward. */
+    private final Map<Integer, Tensor> inputs = new HashMap<>();
 
     public LlamaBlock(int index, LlamaConfig config, LayerContext ctx) {
         this.name = "layers." + index;
         this.ctx = ctx;
+        this.recompute = ctx.recompute().modeOf(name);
         int c = config.channels();
         this.norm1 = new RmsNorm(c, config.normEps(), ctx, name + ".input_layernorm");
         this.attn = new GroupedQueryAttention(c, config.heads(), config.kvHeads(), config.rotary(), config.seqLen(),
                 ctx.tp(), ctx.backend(), ctx.allocator(), name + ".self_attn", ctx.seed(),
-                ctx.sequenceParallel() ? config.seqLen() : 0);
+                ctx.sequenceParallel() ? config.seqLen() : 0, recompute == Recompute.SELECTIVE);
         this.norm2 = new RmsNorm(c, config.normEps(), ctx, name + ".post_attention_layernorm");
         this.mlp = new SwiGluMlp(c, config.hidden(), ctx.tp(), ctx.backend(), ctx.allocator(), name + ".mlp",
                 ctx.seed(), ctx.sequenceParallel());
@@ -67,6 +74,26 @@ public final class LlamaBlock implements Layer {
 
     @Override
     public Tensor forward(int microBatch, Tensor x) {
+        if (recompute != Recompute.FULL) {
+            return run(microBatch, x);
+        }
+        if (inputs.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " is already in flight in " + name);
+        }
+        Tensor y = run(microBatch, x);
+        for (Tensor t : saved.remove(microBatch)) {
+            t.close();
+        }
+        mlp.discard(microBatch);
+        norm2.discard(microBatch);
+        attn.discard(microBatch);
+        norm1.discard(microBatch);
+        inputs.put(microBatch, x);
+        return y;
+    }
+
+    /** The forward, keeping what the backward reads. */
+    private Tensor run(int microBatch, Tensor x) {
         var backend = ctx.backend();
         Tensor a = norm1.forward(microBatch, x);
         Tensor r = attn.forward(microBatch, a);
@@ -80,6 +107,13 @@ public final class LlamaBlock implements Layer {
 
     @Override
     public Tensor backward(int microBatch, Tensor dy) {
+        if (recompute == Recompute.FULL) {
+            Tensor x = inputs.remove(microBatch);
+            if (x == null) {
+                throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+            }
+            run(microBatch, x).close();
+        }
         Tensor[] s = saved.remove(microBatch);
         if (s == null) {
             throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
@@ -111,6 +145,7 @@ public final class LlamaBlock implements Layer {
             }
         });
         saved.clear();
+        inputs.clear();
         mlp.close();
         norm2.close();
         attn.close();

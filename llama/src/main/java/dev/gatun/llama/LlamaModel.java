@@ -11,7 +11,6 @@ import dev.gatun.train.LayerContext;
 import dev.gatun.train.Model;
 import dev.gatun.train.ModelLoss;
 import dev.gatun.train.ParallelLayout;
-import dev.gatun.train.RecomputePlan;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -56,10 +55,6 @@ public record LlamaModel(LlamaConfig config) implements Model {
 
     @Override
     public List<Layer> buildStage(int stage, int stages, LayerContext ctx) {
-        if (!ctx.recompute().equals(RecomputePlan.NONE)) {
-            throw new IllegalArgumentException("--recompute is not supported by the llama model yet: use "
-                    + "--recompute none");
-        }
         double[] costs = new double[config.layers()];
         Arrays.fill(costs, 1.0);
         StagePartition blocks = StagePartitioner.balance(costs, stages);

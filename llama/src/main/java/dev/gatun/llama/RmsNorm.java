@@ -79,6 +79,16 @@ final class RmsNorm implements AutoCloseable {
         }
     }
 
+    /** Frees what the forward of {@code microBatch} saved (its σ⁻¹; the input is the caller's). */
+    void discard(int microBatch) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
+                    + weight.name());
+        }
+        s.rstd().close();
+    }
+
     @Override
     public void close() {
         saved.values().forEach(s -> s.rstd().close());

@@ -37,14 +37,18 @@ public final class GroupedQueryAttention implements AutoCloseable {
     private final Tensor cos;
     private final Tensor sin;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    private final boolean recomputeCore;
     /** With sequence parallelism the sequence length T (the input's rows are tokens of whole sequences); else 0. */
     private final int seqLen;
     private final int tp;
 
+    /** What a forward keeps; {@code att} is null when the backward recomputes it. */
     private record Saved(Tensor qkv, Tensor att, Tensor out) {
         void close() {
             qkv.close();
-            att.close();
+            if (att != null) {
+                att.close();
+            }
             out.close();
         }
     }
@@ -69,6 +73,18 @@ public final class GroupedQueryAttention implements AutoCloseable {
     public GroupedQueryAttention(int channels, int numHeads, int numKvHeads, RotaryFrequencies rotary,
                                  int maxPositions, Mappings mappings, Backend backend, TensorAllocator allocator,
                                  String name, long seed, int sequenceParallelSeqLen) {
+        this(channels, numHeads, numKvHeads, rotary, maxPositions, mappings, backend, allocator, name, seed,
+                sequenceParallelSeqLen, false);
+    }
+
+    /**
+     * @param recomputeCore free the attention probabilities after the forward and compute them again from the saved
+     *                      (rotated) q and k in the backward (selective recomputation)
+     */
+    public GroupedQueryAttention(int channels, int numHeads, int numKvHeads, RotaryFrequencies rotary,
+                                 int maxPositions, Mappings mappings, Backend backend, TensorAllocator allocator,
+                                 String name, long seed, int sequenceParallelSeqLen, boolean recomputeCore) {
+        this.recomputeCore = recomputeCore;
         this.seqLen = sequenceParallelSeqLen;
         this.tp = mappings.group().size();
         if (numHeads < 1 || channels % numHeads != 0) {
@@ -162,6 +178,10 @@ public final class GroupedQueryAttention implements AutoCloseable {
                     MemoryCategory.ACTIVATIONS, "attention.out", stream);
             backend.attention(q3, localHeads, localKvHeads, out, att);
             Tensor y = proj.forward(microBatch, out);
+            if (recomputeCore) {
+                att.close();
+                att = null;
+            }
             saved.put(microBatch, new Saved(q, att, out));
             ok = true;
             return y;
@@ -187,15 +207,45 @@ public final class GroupedQueryAttention implements AutoCloseable {
         long b = s.out().shape().dim(0);
         long t = s.out().shape().dim(1);
         Tensor q3 = s.qkv().reshape(b, t, -1);
-        try (Tensor dout = proj.backward(microBatch, dy);
+        try (Tensor att = s.att() != null ? null : recomputeProbabilities(q3, b, t);
+             Tensor dout = proj.backward(microBatch, dy);
              Tensor dqkv = Tensor.allocate(allocator, DType.FP32, q3.shape(), MemoryCategory.ACTIVATIONS,
                      "attention.dqkv", backend.stream())) {
-            backend.attentionBackward(dout, q3, s.att(), localHeads, localKvHeads, dqkv);
+            backend.attentionBackward(dout, q3, att != null ? att : s.att(), localHeads, localKvHeads, dqkv);
             backend.rotary(dqkv, localHeads + localKvHeads, cos, sin, true, dqkv);
             return qkv.backward(microBatch, dqkv);
         } finally {
             s.close();
         }
+    }
+
+    /** The probabilities again from the saved (rotated) q and k: a new {@code [B, NH/tp, T, T]}. */
+    private Tensor recomputeProbabilities(Tensor q3, long b, long t) {
+        var stream = backend.stream();
+        Tensor att = Tensor.allocate(allocator, DType.FP32, Shape.of(b, localHeads, t, t), MemoryCategory.ACTIVATIONS,
+                "attention.att", stream);
+        try (Tensor out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, (long) localHeads * headSize),
+                MemoryCategory.ACTIVATIONS, "attention.out.recomputed", stream)) {
+            backend.attention(q3, localHeads, localKvHeads, out, att);
+            return att;
+        } catch (RuntimeException | Error e) {
+            att.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Frees what the forward of {@code microBatch} saved, as if its backward had run, without touching the gradients
+     * (full recomputation runs the forward again before the backward).
+     */
+    public void discard(int microBatch) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in attention");
+        }
+        s.close();
+        proj.discard(microBatch);
+        qkv.discard(microBatch);
     }
 
     /** Frees the parameters, the rotary tables and anything still saved. */

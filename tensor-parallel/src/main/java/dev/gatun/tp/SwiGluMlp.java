@@ -118,6 +118,17 @@ public final class SwiGluMlp implements AutoCloseable {
         }
     }
 
+    /** Frees what the forward of {@code microBatch} saved, as if its backward had run, without touching the gradients. */
+    public void discard(int microBatch) {
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in the MLP");
+        }
+        s.close();
+        down.discard(microBatch);
+        gateUp.discard(microBatch);
+    }
+
     /** Frees the parameters and anything still saved. */
     @Override
     public void close() {
