@@ -1,5 +1,6 @@
 package dev.gatun.llama;
 
+import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.Tensor;
 import dev.gatun.tp.GroupedQueryAttention;
 import dev.gatun.tp.Parameter;
@@ -33,6 +34,8 @@ public final class LlamaBlock implements Layer {
     private final SwiGluMlp mlp;
     private final Recompute recompute;
     private final Map<Integer, Tensor[]> saved = new HashMap<>();
+    /** Between the halves of a split backward: a copy of dy, the residual stream's gradient, the norms' outputs. */
+    private final Map<Integer, Tensor[]> pending = new HashMap<>();
     /** Under full recomputation: each micro-batch's input (the caller's tensor), from the forward to the backward. */
     private final Map<Integer, Tensor> inputs = new HashMap<>();
 
@@ -107,17 +110,7 @@ public final class LlamaBlock implements Layer {
 
     @Override
     public Tensor backward(int microBatch, Tensor dy) {
-        if (recompute == Recompute.FULL) {
-            Tensor x = inputs.remove(microBatch);
-            if (x == null) {
-                throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
-            }
-            run(microBatch, x).close();
-        }
-        Tensor[] s = saved.remove(microBatch);
-        if (s == null) {
-            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
-        }
+        Tensor[] s = take(microBatch);
         var backend = ctx.backend();
         try {
             Tensor dr;
@@ -137,6 +130,87 @@ public final class LlamaBlock implements Layer {
         }
     }
 
+    /**
+     * The input half of the backward (zero-bubble schedules): {@code dx} through the MLP, the post-attention norm,
+     * the attention and the input norm, each linear layer computing only its input gradient; kept for
+     * {@link #backwardWeight} are a copy of {@code dy} (what {@code down_proj} reads), the residual stream's gradient
+     * ({@code o_proj}'s) and the two norms' outputs (the inputs of {@code qkv_proj} and {@code gate_up_proj}). The
+     * norms' gradients are added here.
+     */
+    @Override
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " already waits for its weight gradients in "
+                    + name);
+        }
+        Tensor[] s = take(microBatch);
+        var backend = ctx.backend();
+        Tensor dyKept = Tensor.allocate(ctx.allocator(), dy.dtype(), dy.shape(), MemoryCategory.ACTIVATIONS,
+                name + ".dout", backend.stream());
+        Tensor dr = null;
+        boolean ok = false;
+        try {
+            dyKept.copyFrom(dy, backend.stream());
+            try (Tensor db = mlp.backwardInput(microBatch, dyKept)) {
+                dr = norm2.backward(microBatch, db);
+            }
+            backend.add(dy, dr, dr);
+            Tensor dx;
+            try (Tensor da = attn.backwardInput(microBatch, dr)) {
+                dx = norm1.backward(microBatch, da);
+            }
+            backend.add(dr, dx, dx);
+            pending.put(microBatch, new Tensor[] {dyKept, dr, s[0], s[2]});
+            s[1].close();
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                dyKept.close();
+                if (dr != null) {
+                    dr.close();
+                }
+                for (Tensor t : s) {
+                    t.close();
+                }
+            }
+        }
+    }
+
+    /** The weight half: the MLP's and the attention's linear layers' gradients, from what the input half kept. */
+    @Override
+    public void backwardWeight(int microBatch) {
+        Tensor[] p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch + " waits in " + name
+                    + ": run backwardInput first");
+        }
+        try {
+            mlp.backwardWeight(microBatch);
+            attn.backwardWeight(microBatch);
+        } finally {
+            for (Tensor t : p) {
+                t.close();
+            }
+        }
+    }
+
+    /** What the forward of {@code microBatch} kept {a, r, b}; under full recomputation its forward runs again first. */
+    private Tensor[] take(int microBatch) {
+        if (recompute == Recompute.FULL) {
+            Tensor x = inputs.remove(microBatch);
+            if (x == null) {
+                throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+            }
+            run(microBatch, x).close();
+        }
+        Tensor[] s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in " + name);
+        }
+        return s;
+    }
+
     @Override
     public void close() {
         saved.values().forEach(s -> {
@@ -145,6 +219,12 @@ public final class LlamaBlock implements Layer {
             }
         });
         saved.clear();
+        pending.values().forEach(p -> {
+            for (Tensor t : p) {
+                t.close();
+            }
+        });
+        pending.clear();
         inputs.clear();
         mlp.close();
         norm2.close();

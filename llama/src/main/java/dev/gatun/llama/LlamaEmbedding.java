@@ -7,6 +7,7 @@ import dev.gatun.memory.Tensor;
 import dev.gatun.tp.Parameter;
 import dev.gatun.tp.VocabParallelEmbedding;
 import dev.gatun.train.Layer;
+import dev.gatun.train.DeferredBackward;
 import dev.gatun.train.LayerContext;
 
 import java.util.List;
@@ -25,6 +26,8 @@ public final class LlamaEmbedding implements Layer {
     private final LayerContext ctx;
     private final VocabParallelEmbedding embedding;
     private final boolean tiedAcrossStages;
+    /** Between the halves of a split backward: a copy of each micro-batch's output gradient. */
+    private final DeferredBackward deferred;
 
     /**
      * @param tiedAcrossStages whether the head, on another pipeline stage, holds a copy of the embedding (a tied head
@@ -33,6 +36,7 @@ public final class LlamaEmbedding implements Layer {
     public LlamaEmbedding(LlamaConfig config, LayerContext ctx, boolean tiedAcrossStages) {
         this.config = config;
         this.ctx = ctx;
+        this.deferred = new DeferredBackward(ctx, "embed_tokens");
         this.tiedAcrossStages = tiedAcrossStages;
         this.embedding = new VocabParallelEmbedding(config.vocab(), config.paddedVocab(ctx.tpSize()),
                 config.channels(), ctx.tp(), ctx.backend(), ctx.allocator(), "embed_tokens", ctx.seed());
@@ -95,8 +99,25 @@ public final class LlamaEmbedding implements Layer {
         return null;
     }
 
+    /**
+     * The input half: the ids have no gradient, so this only keeps a copy of {@code dout} for
+     * {@link #backwardWeight}, which adds the embedding's gradient (after a tied head's weight half, as in the whole
+     * backward's order).
+     */
+    @Override
+    public Tensor backwardInput(int microBatch, Tensor dout) {
+        deferred.keep(microBatch, dout);
+        return null;
+    }
+
+    @Override
+    public void backwardWeight(int microBatch) {
+        deferred.run(microBatch, this::backward);
+    }
+
     @Override
     public void close() {
+        deferred.close();
         embedding.close();
     }
 }

@@ -1,9 +1,15 @@
 package dev.gatun.tp;
 
+import dev.gatun.memory.DType;
+import dev.gatun.memory.MemoryCategory;
+import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
+import dev.gatun.memory.TensorAllocator;
+import dev.gatun.ops.Backend;
 
 /**
- * The batch {@code B} and sequence length {@code T} of an attention layer's input: {@code [B, T, C]}, or with
+ * The batch {@code B} and sequence length {@code T} of an attention layer's input (and the selective recomputation of
+ * its probabilities): {@code [B, T, C]}, or with
  * sequence parallelism this rank's {@code N/tp} token rows {@code [N/tp, C]} of {@code N = B·T} whole sequences.
  */
 record AttentionInput(long batch, long seqLen) {
@@ -26,5 +32,24 @@ record AttentionInput(long batch, long seqLen) {
                     + "' " + x.shape());
         }
         return new AttentionInput(x.shape().dim(0), x.shape().dim(1));
+    }
+
+    /**
+     * The attention probabilities of {@code q3 [B, T, (NH + 2·NKV)·hs]} again, by the forward's own kernel (its output
+     * goes unused): a new {@code [B, NH, T, T]}, for selective recomputation.
+     */
+    Tensor probabilities(Backend backend, TensorAllocator allocator, Tensor q3, int heads, int kvHeads,
+                         int headSize) {
+        var stream = backend.stream();
+        Tensor att = Tensor.allocate(allocator, DType.FP32, Shape.of(batch, heads, seqLen, seqLen),
+                MemoryCategory.ACTIVATIONS, "attention.att", stream);
+        try (Tensor out = Tensor.allocate(allocator, DType.FP32, Shape.of(batch, seqLen, (long) heads * headSize),
+                MemoryCategory.ACTIVATIONS, "attention.out.recomputed", stream)) {
+            backend.attention(q3, heads, kvHeads, out, att);
+            return att;
+        } catch (RuntimeException | Error e) {
+            att.close();
+            throw e;
+        }
     }
 }

@@ -37,6 +37,8 @@ public final class GroupedQueryAttention implements AutoCloseable {
     private final Tensor cos;
     private final Tensor sin;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    /** Between the two halves of a split backward: what {@code o_proj}'s and {@code qkv_proj}'s weight halves read. */
+    private final Map<Integer, Tensor[]> pending = new HashMap<>();
     private final boolean recomputeCore;
     /** With sequence parallelism the sequence length T (the input's rows are tokens of whole sequences); else 0. */
     private final int seqLen;
@@ -219,19 +221,66 @@ public final class GroupedQueryAttention implements AutoCloseable {
         }
     }
 
+    /**
+     * The input half of {@link #backward} (zero-bubble schedules): returns a new {@code dX} and keeps, for
+     * {@link #backwardWeight}, the heads' output that {@code o_proj} read and the (unrotated) gradient of q, k and v
+     * that {@code qkv_proj} reads; {@code dy} is kept by reference, so the caller leaves it live until then. The
+     * probabilities and q, k, v are freed here; the gradients equal {@link #backward}'s bit for bit.
+     */
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " already waits for its weight gradients in "
+                    + "attention");
+        }
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in attention");
+        }
+        long b = s.out().shape().dim(0);
+        long t = s.out().shape().dim(1);
+        Tensor q3 = s.qkv().reshape(b, t, -1);
+        Tensor dqkv = null;
+        boolean ok = false;
+        try (Tensor att = s.att() != null ? null : recomputeProbabilities(q3, b, t);
+             Tensor dout = proj.backwardInput(microBatch, dy)) {
+            dqkv = Tensor.allocate(allocator, DType.FP32, q3.shape(), MemoryCategory.ACTIVATIONS, "attention.dqkv",
+                    backend.stream());
+            backend.attentionBackward(dout, q3, att != null ? att : s.att(), localHeads, localKvHeads, dqkv);
+            backend.rotary(dqkv, localHeads + localKvHeads, cos, sin, true, dqkv);
+            Tensor dx = qkv.backwardInput(microBatch, dqkv);
+            pending.put(microBatch, new Tensor[] {s.out(), dqkv});
+            s.qkv().close();
+            if (s.att() != null) {
+                s.att().close();
+            }
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                s.close();
+                if (dqkv != null) {
+                    dqkv.close();
+                }
+            }
+        }
+    }
+
+    /** The weight half: {@code o_proj}'s and {@code qkv_proj}'s gradients from what {@link #backwardInput} kept. */
+    public void backwardWeight(int microBatch) {
+        Tensor[] p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch
+                    + " waits in attention: run backwardInput first");
+        }
+        try (Tensor out = p[0]; Tensor dqkv = p[1]) {
+            proj.backwardWeight(microBatch);
+            qkv.backwardWeight(microBatch);
+        }
+    }
+
     /** The probabilities again from the saved (rotated) q and k: a new {@code [B, NH/tp, T, T]}. */
     private Tensor recomputeProbabilities(Tensor q3, long b, long t) {
-        var stream = backend.stream();
-        Tensor att = Tensor.allocate(allocator, DType.FP32, Shape.of(b, localHeads, t, t), MemoryCategory.ACTIVATIONS,
-                "attention.att", stream);
-        try (Tensor out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, (long) localHeads * headSize),
-                MemoryCategory.ACTIVATIONS, "attention.out.recomputed", stream)) {
-            backend.attention(q3, localHeads, localKvHeads, out, att);
-            return att;
-        } catch (RuntimeException | Error e) {
-            att.close();
-            throw e;
-        }
+        return new AttentionInput(b, t).probabilities(backend, allocator, q3, localHeads, localKvHeads, headSize);
     }
 
     /**
@@ -253,6 +302,11 @@ public final class GroupedQueryAttention implements AutoCloseable {
     public void close() {
         saved.values().forEach(Saved::close);
         saved.clear();
+        pending.values().forEach(p -> {
+            p[0].close();
+            p[1].close();
+        });
+        pending.clear();
         cos.close();
         sin.close();
         proj.close();

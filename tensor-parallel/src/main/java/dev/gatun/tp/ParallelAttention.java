@@ -236,17 +236,8 @@ public final class ParallelAttention implements AutoCloseable {
 
     /** The attention probabilities of {@code q} again, by the forward's own kernel (its output goes unused). */
     private Tensor recomputeProbabilities(Tensor q, long b, long t) {
-        var stream = backend.stream();
-        Tensor att = Tensor.allocate(allocator, DType.FP32, Shape.of(b, localHeads, t, t), MemoryCategory.ACTIVATIONS,
-                "attention.att", stream);
-        try (Tensor out = Tensor.allocate(allocator, DType.FP32, Shape.of(b, t, localChannels),
-                MemoryCategory.ACTIVATIONS, "attention.out.recomputed", stream)) {
-            backend.attention(q.reshape(b, t, 3L * localChannels), localHeads, out, att);
-            return att;
-        } catch (RuntimeException | Error e) {
-            att.close();
-            throw e;
-        }
+        return new AttentionInput(b, t).probabilities(backend, allocator, q.reshape(b, t, 3L * localChannels),
+                localHeads, localHeads, localChannels / localHeads);
     }
 
     /**

@@ -22,6 +22,8 @@ public final class SwiGluMlp implements AutoCloseable {
     private final ColumnParallelLinear gateUp;
     private final RowParallelLinear down;
     private final Map<Integer, Saved> saved = new HashMap<>();
+    /** Between the two halves of a split backward: the gradient of gate|up and the activation. */
+    private final Map<Integer, Saved> pending = new HashMap<>();
 
     private record Saved(Tensor gateUp, Tensor activation) {
         void close() {
@@ -118,6 +120,57 @@ public final class SwiGluMlp implements AutoCloseable {
         }
     }
 
+    /**
+     * The input half of {@link #backward} (zero-bubble schedules): returns a new {@code dX} and keeps, for
+     * {@link #backwardWeight}, the activation {@code down_proj} read and the gradient of gate|up that
+     * {@code gate_up_proj} reads; {@code dy} is kept by reference, so the caller leaves it live until then. The
+     * gradients equal {@link #backward}'s bit for bit.
+     */
+    public Tensor backwardInput(int microBatch, Tensor dy) {
+        if (pending.containsKey(microBatch)) {
+            throw new IllegalStateException("micro-batch " + microBatch + " already waits for its weight gradients in "
+                    + "the MLP");
+        }
+        Saved s = saved.remove(microBatch);
+        if (s == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in the MLP");
+        }
+        Tensor dgu = null;
+        boolean ok = false;
+        try (Tensor dact = down.backwardInput(microBatch, dy)) {
+            dgu = Tensor.allocate(allocator, DType.FP32, s.gateUp().shape(), MemoryCategory.ACTIVATIONS,
+                    "mlp.dgate_up", backend.stream());
+            backend.swigluBackward(s.gateUp(), dact, dgu);
+            Tensor dx = gateUp.backwardInput(microBatch, dgu);
+            pending.put(microBatch, new Saved(dgu, s.activation()));
+            s.gateUp().close();
+            ok = true;
+            return dx;
+        } finally {
+            if (!ok) {
+                s.close();
+                if (dgu != null) {
+                    dgu.close();
+                }
+            }
+        }
+    }
+
+    /** The weight half: {@code down_proj}'s and {@code gate_up_proj}'s gradients from what {@link #backwardInput} kept. */
+    public void backwardWeight(int microBatch) {
+        Saved p = pending.remove(microBatch);
+        if (p == null) {
+            throw new IllegalStateException("no input gradient of micro-batch " + microBatch
+                    + " waits in the MLP: run backwardInput first");
+        }
+        try {
+            down.backwardWeight(microBatch);
+            gateUp.backwardWeight(microBatch);
+        } finally {
+            p.close();
+        }
+    }
+
     /** Frees what the forward of {@code microBatch} saved, as if its backward had run, without touching the gradients. */
     public void discard(int microBatch) {
         Saved s = saved.remove(microBatch);
@@ -134,6 +187,8 @@ public final class SwiGluMlp implements AutoCloseable {
     public void close() {
         saved.values().forEach(Saved::close);
         saved.clear();
+        pending.values().forEach(Saved::close);
+        pending.clear();
         down.close();
         gateUp.close();
     }

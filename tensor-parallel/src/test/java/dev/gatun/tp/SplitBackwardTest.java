@@ -74,7 +74,30 @@ class SplitBackwardTest {
             return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
                     List.of(l.qkv().weight(), l.qkv().bias(), l.proj().weight(), l.proj().bias()), H, l);
         };
+        Factory gqa = r -> {
+            var l = new GroupedQueryAttention(H, 4, 2, new dev.gatun.ops.RotaryFrequencies(2, 10_000, null), T,
+                    r.mappings(), r.backend(), r.allocator(), "gqa", 7, 0, false);
+            return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
+                    List.of(l.qkv().weight(), l.proj().weight()), H, l);
+        };
+        Factory gqaSelective = r -> {
+            var l = new GroupedQueryAttention(H, 4, 2, new dev.gatun.ops.RotaryFrequencies(2, 10_000, null), T,
+                    r.mappings(), r.backend(), r.allocator(), "gqa", 7, 0, true);
+            return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
+                    List.of(l.qkv().weight(), l.proj().weight()), H, l);
+        };
+        Factory swiglu = r -> {
+            var l = new SwiGluMlp(H, 12, r.mappings(), r.backend(), r.allocator(), "swiglu", 8);
+            return new Unit(l::forward, l::backward, l::backwardInput, l::backwardWeight,
+                    List.of(l.gateUp().weight(), l.down().weight()), H, l);
+        };
         List<Arguments> all = new ArrayList<>();
+        for (int tp : new int[] {1, 2}) { // the grouped-query attention: tp divides its 2 key/value heads
+            all.addAll(List.of(Arguments.of("grouped-query attention", tp, gqa),
+                    Arguments.of("grouped-query attention, probabilities recomputed", tp, gqaSelective),
+                    Arguments.of("swiglu mlp", tp, swiglu)));
+        }
+        all.add(Arguments.of("swiglu mlp", 4, swiglu));
         for (int tp : new int[] {1, 2, 4}) {
             all.addAll(List.of(Arguments.of("column", tp, column), Arguments.of("column, gathered output", tp, gathered),
                     Arguments.of("row", tp, row), Arguments.of("mlp", tp, mlp),

@@ -7,10 +7,9 @@ import dev.gatun.memory.Tensor;
 import dev.gatun.tp.Parameter;
 import dev.gatun.tp.VocabParallelEmbedding;
 
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
+import dev.gatun.train.DeferredBackward;
 import dev.gatun.train.LayerContext;
 import dev.gatun.train.Layer;
 
@@ -34,7 +33,7 @@ public final class EmbeddingLayer implements Layer {
     private final Parameter wpe;
     private final boolean tiedAcrossStages;
     /** Between the halves of a split backward: a copy of each micro-batch's output gradient. */
-    private final Map<Integer, Tensor> pending = new HashMap<>();
+    private final DeferredBackward deferred;
 
     /**
      * @param tiedAcrossStages whether the head, on another pipeline stage, holds a copy of {@code wte} (a tied head in
@@ -42,6 +41,7 @@ public final class EmbeddingLayer implements Layer {
      */
     public EmbeddingLayer(GptConfig config, LayerContext ctx, boolean tiedAcrossStages) {
         this.ctx = ctx;
+        this.deferred = new DeferredBackward(ctx, "embedding");
         this.tiedAcrossStages = tiedAcrossStages;
         this.config = config;
         this.wte = new VocabParallelEmbedding(config.vocab(), config.paddedVocab(ctx.tpSize()), config.channels(),
@@ -131,34 +131,18 @@ public final class EmbeddingLayer implements Layer {
      */
     @Override
     public Tensor backwardInput(int microBatch, Tensor dout) {
-        if (pending.containsKey(microBatch)) {
-            throw new IllegalStateException("micro-batch " + microBatch
-                    + " already waits for its weight gradients in the embedding");
-        }
-        var stream = ctx.backend().stream();
-        Tensor kept = Tensor.allocate(ctx.allocator(), DType.FP32, dout.shape(), MemoryCategory.ACTIVATIONS,
-                "embedding.dout", stream);
-        kept.copyFrom(dout, stream);
-        pending.put(microBatch, kept);
+        deferred.keep(microBatch, dout);
         return null;
     }
 
     @Override
     public void backwardWeight(int microBatch) {
-        Tensor dout = pending.remove(microBatch);
-        if (dout == null) {
-            throw new IllegalStateException("no input gradient of micro-batch " + microBatch
-                    + " waits in the embedding: run backwardInput first");
-        }
-        try (dout) {
-            backward(microBatch, dout);
-        }
+        deferred.run(microBatch, this::backward);
     }
 
     @Override
     public void close() {
-        pending.values().forEach(Tensor::close);
-        pending.clear();
+        deferred.close();
         wpe.close();
         wte.close();
     }
