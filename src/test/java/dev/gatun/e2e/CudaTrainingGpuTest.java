@@ -94,7 +94,7 @@ class CudaTrainingGpuTest {
         var config = new dev.gatun.llama.LlamaConfig(2, 4, 2, 32, 96, 16, 256, true, 500_000,
                 new dev.gatun.ops.RotaryFrequencies.Llama3Scaling(8, 1, 4, 8), 1e-5f);
         var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1.0f, 0.01f, 42, 8);
-        dev.gatun.train.DataSource data = step -> GptModel.batch(DATA.globalBatch(42, step, 8, config.seqLen()));
+        dev.gatun.train.DataSource data = GptModel.tokens(DATA, 42, 8, config.seqLen());
         double[][] curves = new double[2][];
         RankPlacement[] placements = {RankPlacement.cpuThreads(), RankPlacement.localGpus(CudaBackendOptions.DEFAULT)};
         for (int i = 0; i < 2; i++) {

@@ -245,10 +245,8 @@ public final class TrainCommand implements Callable<Integer> {
                 training = training.withCheckpointing(new Checkpointing(setup.saveTo, saveEvery,
                         setup.resumed.orElse(null)));
             }
-            TokenDataset dataset = setup.dataset;
-            int sequences = setup.options.batchExamples();
-            DataSource data = step -> GptModel.batch(dataset.globalBatch(setup.options.seed(), step, sequences,
-                    setup.spec.seqLen()));
+            DataSource data = GptModel.tokens(setup.dataset, setup.options.seed(), setup.options.batchExamples(),
+                    setup.spec.seqLen());
             result = training.run(data, steps, m -> {
                         String line = String.format(Locale.ROOT, "loss %.4f  %,.0f tok/s", m.loss(),
                                 m.tokensPerSecond()) + setup.mfu.map(u -> String.format(Locale.ROOT, "  MFU %.1f%%",
@@ -403,7 +401,7 @@ public final class TrainCommand implements Callable<Integer> {
                         heads != null ? heads : base.heads(), base.kvHeads(),
                         channels != null ? channels : base.channels(), base.hidden(),
                         seqLen != null ? seqLen : base.seqLen(), published ? base.vocab() : t.vocabSize(),
-                        untied ? false : base.tiedHead(), base.ropeTheta(), base.ropeScaling(), base.normEps()));
+                        !untied && base.tiedHead(), base.ropeTheta(), base.ropeScaling(), base.normEps()));
             }
             default -> throw new IllegalArgumentException("unknown --model '" + modelName + "': use gpt or llama");
         }

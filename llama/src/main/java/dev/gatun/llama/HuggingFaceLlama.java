@@ -7,8 +7,6 @@ import dev.gatun.train.checkpoint.SafetensorsWriter;
 
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * The model as one safetensors file with Hugging Face Llama tensor names ({@code LlamaForCausalLM}):

@@ -1,8 +1,5 @@
 package dev.gatun.llama;
 
-import dev.gatun.memory.DType;
-import dev.gatun.memory.MemoryCategory;
-import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.tp.Parameter;
 import dev.gatun.tp.VocabParallelEmbedding;
@@ -75,26 +72,15 @@ public final class LlamaEmbedding implements Layer {
         if (!ctx.sequenceParallel()) {
             return embedding.forward(microBatch, ids);
         }
-        int c = config.channels();
-        try (Tensor partial = embedding.partialForward(microBatch, ids)) {
-            Tensor out = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(ids.numel() / ctx.tpSize(), c),
-                    MemoryCategory.ACTIVATIONS, "embed_tokens.out", ctx.backend().stream());
-            ctx.tp().reduceScatterToSequenceParallelRegion().forward(partial.reshape(-1, c), out);
-            return out;
-        }
+        return embedding.forwardRows(microBatch, ids, null);
     }
 
     @Override
     public Tensor backward(int microBatch, Tensor dout) {
         if (!ctx.sequenceParallel()) {
             embedding.backward(microBatch, dout);
-            return null;
-        }
-        int c = config.channels();
-        try (Tensor whole = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(dout.numel() * ctx.tpSize() / c,
-                c), MemoryCategory.ACTIVATIONS, "embed_tokens.dout", ctx.backend().stream())) {
-            ctx.tp().reduceScatterToSequenceParallelRegion().backward(dout.reshape(-1, c), whole);
-            embedding.backward(microBatch, whole.reshape(-1, config.seqLen(), c));
+        } else {
+            embedding.backwardRows(microBatch, dout, null);
         }
         return null;
     }

@@ -1,7 +1,5 @@
 package dev.gatun.llama;
 
-import dev.gatun.memory.DType;
-import dev.gatun.memory.Shape;
 import dev.gatun.pipeline.StagePartition;
 import dev.gatun.pipeline.StagePartitioner;
 import dev.gatun.pipeline.TensorSpec;
@@ -11,6 +9,7 @@ import dev.gatun.train.LayerContext;
 import dev.gatun.train.Model;
 import dev.gatun.train.ModelLoss;
 import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.TokenStages;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -84,20 +83,16 @@ public record LlamaModel(LlamaConfig config) implements Model {
 
     @Override
     public TensorSpec stageInput(int stage, int examples, ParallelLayout layout) {
-        if (stage == 0) {
-            return new TensorSpec(DType.INT32, Shape.of(examples, config.seqLen()));
-        }
-        return layout.sequenceParallel() // this tp rank's token rows
-                ? new TensorSpec(DType.FP32, Shape.of((long) examples * config.seqLen() / layout.tp(),
-                config.channels()))
-                : new TensorSpec(DType.FP32, Shape.of(examples, config.seqLen(), config.channels()));
+        return stages(layout).input(stage, examples, layout);
     }
 
     @Override
     public TensorSpec stageOutput(int stage, int examples, ParallelLayout layout) {
-        return stage == layout.stages() - 1
-                ? LanguageModelLoss.logits((long) examples * config.seqLen(), config.paddedVocab(layout.tp()), layout.tp())
-                : stageInput(stage + 1, examples, layout);
+        return stages(layout).output(stage, examples, layout);
+    }
+
+    private TokenStages stages(ParallelLayout layout) {
+        return new TokenStages(config.seqLen(), config.channels(), config.paddedVocab(layout.tp()));
     }
 
     @Override

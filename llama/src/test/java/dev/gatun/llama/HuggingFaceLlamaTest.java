@@ -45,7 +45,7 @@ class HuggingFaceLlamaTest {
     private static ModelWeights train(LlamaConfig config, ParallelLayout layout, ModelWeights start, int steps) {
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 1, 3), 1f, 0f, 4,
                 8).withInitialWeights(start);
-        DataSource data = step -> GptModel.batch(DATA.globalBatch(4, step, 8, config.seqLen()));
+        DataSource data = GptModel.tokens(DATA, 4, 8, config.seqLen());
         return new Training(new LlamaModel(config), layout, options, CommOptions.DEFAULT)
                 .run(data, steps, m -> { }, true).weights();
     }

@@ -44,7 +44,7 @@ class LlamaCheckpointTest {
     }
 
     private static double[] losses(Training t, long steps) {
-        DataSource data = step -> GptModel.batch(DATA.globalBatch(8, step, 8, CONFIG.seqLen()));
+        DataSource data = GptModel.tokens(DATA, 8, 8, CONFIG.seqLen());
         return t.run(data, steps, m -> { }).steps().stream().mapToDouble(StepMetrics::loss).toArray();
     }
 

@@ -99,7 +99,7 @@ class LlamaLayoutTest {
 
     static double[] losses(LlamaConfig config, ParallelLayout layout, PrecisionPolicy policy) {
         var options = new TrainOptions(policy, new LearningRateSchedule(3e-3, 3e-4, 2, STEPS), 1.0f, 0.01f, 42, 8);
-        DataSource data = step -> GptModel.batch(DATA.globalBatch(42, step, 8, config.seqLen()));
+        DataSource data = GptModel.tokens(DATA, 42, 8, config.seqLen());
         Training.Result run = new Training(new LlamaModel(config), layout, options,
                 CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60))).run(data, STEPS, m -> { });
         return run.steps().stream().mapToDouble(StepMetrics::loss).toArray();

@@ -75,7 +75,7 @@ class LlamaRecomputeTest {
     private static Training.Result train(ParallelLayout layout, RecomputePlan plan) {
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 1, STEPS), 1f, 0.01f,
                 23, 8).withRecompute(plan);
-        DataSource data = step -> GptModel.batch(DATA.globalBatch(23, step, 8, CONFIG.seqLen()));
+        DataSource data = GptModel.tokens(DATA, 23, 8, CONFIG.seqLen());
         return new Training(new LlamaModel(CONFIG), layout, options,
                 CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60))).run(data, STEPS, m -> { });
     }

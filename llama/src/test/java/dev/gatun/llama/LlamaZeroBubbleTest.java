@@ -83,7 +83,7 @@ class LlamaZeroBubbleTest {
     private static Training.Result train(LlamaConfig config, ParallelLayout layout, RecomputePlan plan) {
         var options = new TrainOptions(PrecisionPolicy.FP32, new LearningRateSchedule(3e-3, 3e-4, 1, STEPS), 1f, 0.01f,
                 29, 16).withRecompute(plan);
-        DataSource data = step -> GptModel.batch(DATA.globalBatch(29, step, 16, config.seqLen()));
+        DataSource data = GptModel.tokens(DATA, 29, 16, config.seqLen());
         return new Training(new LlamaModel(config), layout, options,
                 CommOptions.DEFAULT.withTimeout(Duration.ofSeconds(60))).run(data, STEPS, m -> { }, true);
     }

@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * Token embedding with the table {@code wte [Vp, C]} split along the (padded) vocabulary (Megatron's
@@ -120,6 +121,47 @@ public final class VocabParallelEmbedding implements AutoCloseable {
         }
         tokens.put(microBatch, ids);
         return out;
+    }
+
+    /**
+     * Sequence parallelism: this rank's {@code N/tp} rows {@code [N/tp, C]} of the embedding of the {@code N} ids
+     * (a new tensor): the ranks' {@link #partialForward} terms reduce-scattered, tp rank 0's first handed to
+     * {@code addOnce} (which may add, e.g., a position embedding to it, once for the sum; null for nothing).
+     */
+    public Tensor forwardRows(int microBatch, Tensor ids, Consumer<Tensor> addOnce) {
+        try (Tensor partial = partialForward(microBatch, ids)) {
+            if (addOnce != null && mappings.group().rank() == 0) {
+                addOnce.accept(partial);
+            }
+            Tensor rows = Tensor.allocate(allocator, DType.FP32, Shape.of(ids.numel() / mappings.group().size(),
+                    channels), MemoryCategory.ACTIVATIONS, weight.name() + ".rows", backend.stream());
+            mappings.reduceScatterToSequenceParallelRegion().forward(partial.reshape(-1, channels), rows);
+            return rows;
+        }
+    }
+
+    /**
+     * Sequence parallelism: from this rank's rows {@code [N/tp, C]} of the output gradient, all-gathers the whole
+     * {@code dout [..., C]} (shaped like the ids of the forward), hands it to {@code alsoWhole} (e.g. a position
+     * embedding's gradient; null for nothing) and accumulates {@code dwte_r} from it.
+     */
+    public void backwardRows(int microBatch, Tensor doutRows, Consumer<Tensor> alsoWhole) {
+        Tensor ids = tokens.get(microBatch);
+        if (ids == null) {
+            throw new IllegalStateException("no forward of micro-batch " + microBatch + " in flight in "
+                    + weight.name());
+        }
+        long[] dims = Arrays.copyOf(ids.shape().dims(), ids.shape().rank() + 1);
+        dims[dims.length - 1] = channels;
+        try (Tensor whole = Tensor.allocate(allocator, DType.FP32, Shape.of(dims), MemoryCategory.ACTIVATIONS,
+                weight.name() + ".dout", backend.stream())) {
+            mappings.reduceScatterToSequenceParallelRegion().backward(doutRows.reshape(-1, channels),
+                    whole.reshape(-1, channels));
+            if (alsoWhole != null) {
+                alsoWhole.accept(whole);
+            }
+            backward(microBatch, whole);
+        }
     }
 
     /** Accumulates {@code dwte_r} from {@code dout [..., C]} for the ids this rank owns. */

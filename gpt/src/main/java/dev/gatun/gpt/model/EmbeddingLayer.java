@@ -1,7 +1,5 @@
 package dev.gatun.gpt.model;
 
-import dev.gatun.memory.DType;
-import dev.gatun.memory.MemoryCategory;
 import dev.gatun.memory.Shape;
 import dev.gatun.memory.Tensor;
 import dev.gatun.tp.Parameter;
@@ -89,38 +87,29 @@ public final class EmbeddingLayer implements Layer {
             ctx.backend().addBias(out.reshape(b, tc), wpe.value().reshape(tc));
             return out;
         }
-        var stream = ctx.backend().stream();
-        try (Tensor partial = wte.partialForward(microBatch, ids)) {
-            if (ctx.tp().group().rank() == 0) {
-                ctx.backend().addBias(partial.reshape(b, tc), wpe.value().reshape(tc));
-            }
-            Tensor out = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(b * config.seqLen() / ctx.tpSize(),
-                    config.channels()), MemoryCategory.ACTIVATIONS, "embedding.out", stream);
-            ctx.tp().reduceScatterToSequenceParallelRegion().forward(partial.reshape(-1, config.channels()), out);
-            return out;
-        }
+        return wte.forwardRows(microBatch, ids,
+                partial -> ctx.backend().addBias(partial.reshape(b, tc), wpe.value().reshape(tc)));
     }
 
     @Override
     public Tensor backward(int microBatch, Tensor dout) {
         if (!ctx.sequenceParallel()) {
             accumulate(microBatch, dout);
-            return null;
-        }
-        try (Tensor whole = Tensor.allocate(ctx.allocator(), DType.FP32, Shape.of(dout.numel() * ctx.tpSize()
-                / config.channels(), config.channels()), MemoryCategory.ACTIVATIONS, "embedding.dout",
-                ctx.backend().stream())) {
-            ctx.tp().reduceScatterToSequenceParallelRegion().backward(dout.reshape(-1, config.channels()), whole);
-            accumulate(microBatch, whole.reshape(-1, config.seqLen(), config.channels()));
+        } else {
+            wte.backwardRows(microBatch, dout, this::positionGrad);
         }
         return null;
     }
 
-    /** {@code dwpe += Σ_b dout[b]}, {@code dwte_r} from the whole output gradient {@code [B·T, C]}. */
+    /** {@code dwpe += Σ_b dout[b]}, {@code dwte_r} from the whole output gradient {@code [B, T, C]}. */
     private void accumulate(int microBatch, Tensor dout) {
+        positionGrad(dout);
+        wte.backward(microBatch, dout);
+    }
+
+    private void positionGrad(Tensor dout) {
         long tc = (long) config.seqLen() * config.channels();
         ctx.backend().biasBackward(dout.reshape(-1, tc), wpe.grad().reshape(tc));
-        wte.backward(microBatch, dout);
     }
 
     /**

@@ -3,8 +3,6 @@ package dev.gatun.gpt.train;
 import dev.gatun.gpt.data.TokenDataset;
 import dev.gatun.gpt.model.GptConfig;
 import dev.gatun.gpt.model.ModelPartition;
-import dev.gatun.memory.DType;
-import dev.gatun.memory.Shape;
 import dev.gatun.pipeline.TensorSpec;
 import dev.gatun.train.Batch;
 import dev.gatun.train.DataSource;
@@ -15,6 +13,7 @@ import dev.gatun.train.LayerContext;
 import dev.gatun.train.Model;
 import dev.gatun.train.ModelLoss;
 import dev.gatun.train.ParallelLayout;
+import dev.gatun.train.TokenStages;
 import dev.gatun.train.TrainOptions;
 
 import java.util.List;
@@ -60,20 +59,16 @@ public record GptModel(GptConfig config) implements Model {
 
     @Override
     public TensorSpec stageInput(int stage, int examples, ParallelLayout layout) {
-        if (stage == 0) {
-            return new TensorSpec(DType.INT32, Shape.of(examples, config.seqLen()));
-        }
-        return layout.sequenceParallel() // this tp rank's token rows
-                ? new TensorSpec(DType.FP32, Shape.of((long) examples * config.seqLen() / layout.tp(),
-                config.channels()))
-                : new TensorSpec(DType.FP32, Shape.of(examples, config.seqLen(), config.channels()));
+        return stages(layout).input(stage, examples, layout);
     }
 
     @Override
     public TensorSpec stageOutput(int stage, int examples, ParallelLayout layout) {
-        return stage == layout.stages() - 1
-                ? LanguageModelLoss.logits((long) examples * config.seqLen(), config.paddedVocab(layout.tp()), layout.tp())
-                : stageInput(stage + 1, examples, layout);
+        return stages(layout).output(stage, examples, layout);
+    }
+
+    private TokenStages stages(ParallelLayout layout) {
+        return new TokenStages(config.seqLen(), config.channels(), config.paddedVocab(layout.tp()));
     }
 
     @Override
@@ -106,6 +101,14 @@ public record GptModel(GptConfig config) implements Model {
             throw new IllegalArgumentException("the data has token id " + data.maxTokenId() + " but the model's "
                     + "vocabulary is " + config.vocab());
         }
-        return step -> batch(data.globalBatch(seed, step, batchSequences, config.seqLen()));
+        return tokens(data, seed, batchSequences, config.seqLen());
+    }
+
+    /**
+     * Step {@code s}'s batch of any language model on token data: {@link TokenDataset#globalBatch} of
+     * {@code batchSequences} sequences of {@code seqLen} tokens with {@code seed}, as the engine's.
+     */
+    public static DataSource tokens(TokenDataset data, long seed, int batchSequences, int seqLen) {
+        return step -> batch(data.globalBatch(seed, step, batchSequences, seqLen));
     }
 }
