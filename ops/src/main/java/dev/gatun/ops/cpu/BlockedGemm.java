@@ -32,7 +32,17 @@ final class BlockedGemm {
      * apart (256 KiB at kc = 2048), where the packing's writes to all of them at once fought over the same cache sets.
      */
     private static final int PAD = 16;
-    /** Most floats of an A block that all slots share (4 MiB): the products whose rows are few. */
+    /**
+     * B micro-panels a unit of {@link #multiplyFewRows} packs at once: their rows are read as runs of
+     * {@code 4·NR} floats (four cache lines with AVX2) rather than one line per row of op(B), which a 16-float
+     * micro-panel of a row-major weight read with a stride of a whole weight row, latency-bound (on a Zen 3 core:
+     * the input gradient of GPT-2's QKV ran at 93-104 GFLOP/s with groups of 2, 124-137 with 4 or 8, 92 with 16).
+     */
+    private static final int GROUP_PANELS = 4;
+    /**
+     * Most floats of packed A that all slots share (4 MiB) in the products whose rows are few: a kc block of all
+     * of op(A)'s rows must fit for such a product to run that way, and as many kc blocks as fit are packed at once.
+     */
     private static final long SHARED_A_FLOATS = 1L << 20;
 
     private final GemmBlocking blocking;
@@ -90,16 +100,24 @@ final class BlockedGemm {
 
     /**
      * The product when its rows are too few for every slot to have blocks of them (m of a few hundred: a training
-     * step's B·T tokens against a layer's weights): all of op(A)'s rows make one block, packed once per kc block by
-     * all the slots together and shared, and the units are runs of B micro-panels. A unit packs each micro-panel
-     * itself just before the kernels sweep all of A's micro-panels against it, so the micro-panel is still in L1/L2
-     * and no B panel goes through L3; the packed A block (at most {@link #SHARED_A_FLOATS}) stays in L2/L3.
+     * step's B·T tokens against a layer's weights): all of op(A)'s rows make one block per kc block, the blocks of
+     * a span of depth (at most {@link #SHARED_A_FLOATS} floats, all of K in a training step's layers but the LM
+     * head's input gradient) packed in one phase by all the slots together and shared; the units of the second
+     * phase are groups of {@link #GROUP_PANELS} B micro-panels. A unit packs its group for one kc block just before
+     * the kernels sweep all of A's micro-panels of that block against each micro-panel of it, so the micro-panels
+     * are still in L1/L2 and no B panel goes through L3, then moves to the next kc block of the same columns, whose
+     * strip of C (m × 4·NR floats) is still in L2. Two phases per span, not two per kc block: each phase ends in a
+     * wait for the slowest slot.
      *
      * <pre>
-     * for pc (kc at a time):
-     *   phase 1: pack op(A)[0:m, pc:pc+kc] into MR × kc micro-panels; runs of them spread over the slots
-     *   phase 2: units (a run of B micro-panels): for each: pack it, then for each A micro-panel: kernel → tile → C
+     * for each span of depth:
+     *   phase 1: pack op(A)[0:m, span] into MR × kc micro-panels, kc block after kc block; runs of them over the slots
+     *   phase 2: units (a group of B micro-panels): for pc in the span (kc at a time): pack the group's
+     *            op(B)[pc:pc+kc, columns], then for each of its micro-panels: for each A micro-panel: kernel → tile → C
      * </pre>
+     *
+     * Every element of C still sums its kc blocks in order of pc, so the result equals the one-phase-per-block
+     * loop's bit for bit.
      */
     private void multiplyFewRows(Product p, GemmWorkspace workspace, ParallelLoop loop, int kc) {
         int mr = blocking.mr();
@@ -107,31 +125,46 @@ final class BlockedGemm {
         int slots = loop.slots();
         int aPanels = ceilDiv(p.m(), mr);
         int bPanels = ceilDiv(p.n(), nr);
+        int blockFloats = aPanels * mr * kc;
+        int span = (int) Math.max(kc, Math.min(p.k(), SHARED_A_FLOATS / blockFloats * kc));
         int packPanels = Math.max(1, ceilDiv(aPanels, UNITS_PER_SLOT * slots));
-        int chunkPanels = Math.max(1, ceilDiv(bPanels, UNITS_PER_SLOT * slots));
-        for (int pc = 0; pc < p.k(); pc += kc) {
-            int p0 = pc;
-            int depth = Math.min(kc, p.k() - pc);
-            float[] a = workspace.slot(loop.firstSlot()).aBlock(aPanels * mr * depth);
-            loop.run(ceilDiv(aPanels, packPanels), (slot, unit) -> {
-                int i0 = unit * packPanels * mr;
+        int packUnits = ceilDiv(aPanels, packPanels);
+        int groups = ceilDiv(bPanels, GROUP_PANELS);
+        for (int k0 = 0; k0 < p.k(); k0 += span) {
+            int s0 = k0;
+            int spanDepth = Math.min(span, p.k() - k0);
+            int blocks = ceilDiv(spanDepth, kc);
+            float[] a = workspace.slot(loop.firstSlot()).aBlock(blocks * blockFloats);
+            loop.run(blocks * packUnits, (slot, unit) -> {
+                int block = unit / packUnits;
+                int depth = Math.min(kc, spanDepth - block * kc);
+                int i0 = unit % packUnits * packPanels * mr;
                 int rows = Math.min(packPanels * mr, p.m() - i0);
-                GemmPacking.pack(p.opA(), i0, rows, p0, depth, mr, depth * mr, a, i0 * depth,
-                        workspace.slot(slot).run(GemmPacking.runFloats(rows, mr)));
+                GemmPacking.pack(p.opA(), i0, rows, s0 + block * kc, depth, mr, depth * mr, a,
+                        block * blockFloats + i0 * depth, workspace.slot(slot).run(GemmPacking.runFloats(rows, mr)));
             });
-            float beta = pc == 0 ? p.beta() : 1f;
-            loop.run(ceilDiv(bPanels, chunkPanels), (slot, unit) -> {
+            loop.run(groups, (slot, group) -> {
                 GemmWorkspace.Slot buffers = workspace.slot(slot);
-                float[] b = buffers.bPanel(depth * nr);
+                float[] b = buffers.bPanel(GROUP_PANELS * kc * nr);
                 float[] tile = buffers.tile(mr * nr);
-                float[] run = buffers.run(GemmPacking.runFloats(nr, nr));
-                for (int q = unit * chunkPanels; q < Math.min(bPanels, (unit + 1) * chunkPanels); q++) {
-                    int j0 = q * nr;
-                    int cols = Math.min(nr, p.n() - j0);
-                    GemmPacking.pack(p.opBt(), j0, cols, p0, depth, nr, depth * nr, b, 0, run);
-                    for (int ir = 0; ir < aPanels; ir++) {
-                        GemmKernel.multiply(mr, depth, a, ir * depth * mr, b, 0, tile);
-                        storeTile(tile, p.c(), ir * mr, Math.min(mr, p.m() - ir * mr), j0, cols, p.alpha(), beta);
+                float[] run = buffers.run(GemmPacking.runFloats(GROUP_PANELS * nr, nr));
+                int q0 = group * GROUP_PANELS;
+                int panels = Math.min(GROUP_PANELS, bPanels - q0);
+                for (int block = 0; block < blocks; block++) {
+                    int pc = s0 + block * kc;
+                    int depth = Math.min(kc, spanDepth - block * kc);
+                    float beta = pc == 0 ? p.beta() : 1f;
+                    GemmPacking.pack(p.opBt(), q0 * nr, Math.min(panels * nr, p.n() - q0 * nr), pc, depth, nr,
+                            depth * nr, b, 0, run);
+                    int ao = block * blockFloats;
+                    for (int q = q0; q < q0 + panels; q++) {
+                        int j0 = q * nr;
+                        int cols = Math.min(nr, p.n() - j0);
+                        int bo = (q - q0) * depth * nr;
+                        for (int ir = 0; ir < aPanels; ir++) {
+                            tile(p.c(), ir * mr, Math.min(mr, p.m() - ir * mr), j0, cols, depth, a,
+                                    ao + ir * depth * mr, b, bo, tile, p.alpha(), beta);
+                        }
                     }
                 }
             });
@@ -153,10 +186,27 @@ final class BlockedGemm {
             int j0 = jc + q * nr;
             int cols = Math.min(nr, p.n() - j0);
             for (int ir = 0; ir * mr < rows; ir++) {
-                GemmKernel.multiply(mr, depth, aBlock, ir * depth * mr, b, bo, tile);
-                storeTile(tile, c, i0 + ir * mr, Math.min(mr, rows - ir * mr), j0, cols, p.alpha(), beta);
+                tile(c, i0 + ir * mr, Math.min(mr, rows - ir * mr), j0, cols, depth, aBlock, ir * depth * mr, b, bo,
+                        tile, p.alpha(), beta);
             }
         }
+    }
+
+    /**
+     * One tile, {@code C[i0:i0+rows, j0:j0+cols] = alpha·A·B + beta·C} of the A micro-panel at {@code ao} and the B
+     * micro-panel at {@code bo}: a whole tile goes straight from the kernel's registers into C where the kernel can
+     * ({@link GemmKernel#storesIntoC}), else through {@code tile} ({@link #storeTile}).
+     */
+    private void tile(MatrixView c, int i0, int rows, int j0, int cols, int depth, float[] a, int ao, float[] b,
+                      int bo, float[] tile, float alpha, float beta) {
+        int mr = blocking.mr();
+        if (rows == mr && cols == GemmKernel.NR && GemmKernel.storesIntoC(mr)) {
+            GemmKernel.multiplyInto(depth, a, ao, b, bo, c.segment(), c.index(i0, j0) * Float.BYTES,
+                    c.ld() * Float.BYTES, alpha, beta);
+            return;
+        }
+        GemmKernel.multiply(mr, depth, a, ao, b, bo, tile);
+        storeTile(tile, c, i0, rows, j0, cols, alpha, beta);
     }
 
     /**

@@ -10,7 +10,7 @@ import java.util.OptionalLong;
  * {@code B} against the {@code MR}-row micro-panels of a packed {@code mc × kc} block of {@code A}, both kept in L2;
  * the packed {@code B} panel ({@code kc × nc}, at most {@code panelFloats}) lives in L3 and is shared by all threads.
  *
- * @param mr          tile rows: 12 or 6 (see {@link GemmKernel})
+ * @param mr          tile rows: 12 or 4 (see {@link GemmKernel})
  * @param kc          depth of a packed block
  * @param mcMax       most rows of a packed A block (a multiple of {@code mr}); blocks shrink so every thread gets
  *                    several
@@ -20,8 +20,8 @@ import java.util.OptionalLong;
  */
 record GemmBlocking(int mr, int kc, int mcMax, int panelFloats, long parallelMin) {
     GemmBlocking {
-        if (mr != 12 && mr != 6) {
-            throw new IllegalArgumentException("mr must be 12 or 6 (the kernels there are), got " + mr);
+        if (mr != 12 && mr != 4) {
+            throw new IllegalArgumentException("mr must be 12 or 4 (the kernels there are), got " + mr);
         }
         if (kc < 1) {
             throw new IllegalArgumentException("kc must be >= 1, got " + kc);

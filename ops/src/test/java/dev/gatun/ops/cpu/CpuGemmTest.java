@@ -42,7 +42,7 @@ class CpuGemmTest {
     private static final ForkJoinPool TWO_WORKERS = new ForkJoinPool(2);
     /** Tiny blocks: several kc, mc and nc blocks (and both kernels) already at sizes of a few dozen, on two threads. */
     private static final GemmBlocking TINY_12 = new GemmBlocking(12, 8, 24, 40 * GemmKernel.NR, 0);
-    private static final GemmBlocking TINY_6 = new GemmBlocking(6, 5, 12, 24 * GemmKernel.NR, 0);
+    private static final GemmBlocking TINY_4 = new GemmBlocking(4, 5, 12, 24 * GemmKernel.NR, 0);
     /** This machine's blocks, but every product split across the threads, however small. */
     private static final GemmBlocking ALWAYS_PARALLEL = withParallelMin(GemmBlocking.forThisMachine(), 0);
 
@@ -78,7 +78,7 @@ class CpuGemmTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("transposes")
     void tinyBlockingsRunEveryLoopOfBothKernels(Transpose ta, Transpose tb) {
-        for (GemmBlocking blocking : List.of(TINY_12, TINY_6)) {
+        for (GemmBlocking blocking : List.of(TINY_12, TINY_4)) {
             CpuGemm tiny = new CpuGemm(TWO_WORKERS, blocking);
             for (int[] s : new int[][] {{61, 75, 43}, {5, 200, 19}, {100, 3, 31}}) {
                 GemmSpec spec = padded(GemmSpec.of(ta, tb, s[0], s[1], s[2], DType.FP32, DType.FP32), 1, 2, 3, 4)
@@ -149,14 +149,26 @@ class CpuGemmTest {
 
     @Test
     void largeProductSpansBlocksAndThreadsAndEqualsTheOneThreadResultExactly() {
-        GemmSpec spec = padded(GemmSpec.of(Transpose.NONE, Transpose.NONE, 300, 257, 513, DType.FP32, DType.FP32),
-                0, 1, 0, 2).withScale(1f, 0.5f);
+        assertMatchesAndEqualsTheOneThreadResult(padded(GemmSpec.of(Transpose.NONE, Transpose.NONE, 300, 257, 513,
+                DType.FP32, DType.FP32), 0, 1, 0, 2).withScale(1f, 0.5f));
+    }
+
+    private void assertMatchesAndEqualsTheOneThreadResult(GemmSpec spec) {
         long seed = seed();
         Run parallel = run(gemm, spec, seed, Arena.ofShared(), Poison.NONE);
         parallel.assertMatches(1e-5);
         // Segments of a confined arena keep the product on the calling thread: same blocks, one thread.
         Run oneThread = run(gemm, spec, seed, Arena.ofConfined(), Poison.NONE);
         assertArrayEquals(oneThread.output, parallel.output, "seed=" + seed + ": threads changed the result");
+    }
+
+    @Test
+    void fewRowsWithADeepKPackSeveralSpansOfAAndEqualTheOneThreadResultExactly() {
+        // 64 rows × 17,000 deep is more packed A than one span holds (4 MiB), as in the LM head's input gradient.
+        for (Transpose ta : Transpose.values()) {
+            assertMatchesAndEqualsTheOneThreadResult(padded(GemmSpec.of(ta, Transpose.NONE, 64, 37, 17_000,
+                    DType.FP32, DType.FP32), 1, 0, 3, 1).withScale(0.5f, 1f));
+        }
     }
 
     @Test
