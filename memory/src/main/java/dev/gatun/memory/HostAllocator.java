@@ -18,9 +18,9 @@ import java.util.Objects;
  * {@link AllocationLedger}.
  *
  * <p>Pageable memory comes from the C library's {@code calloc} ({@link LibC}): a large block is fresh pages that the
- * kernel zeroes, so it is not filled a second time before its owner overwrites it. Each {@link HostBuffer} sees it
- * through its own shared arena, so the buffer may be used and closed from any thread, and closing it makes every
- * segment of it inaccessible at once.
+ * kernel zeroes, so it is not filled a second time before its owner overwrites it. Segments are shared (any thread
+ * may use them). A plain allocator gives each {@link HostBuffer} its own shared arena, so closing the buffer makes
+ * every segment of it inaccessible at once.
  *
  * <p>A {@linkplain #caching caching} allocator keeps closed blocks and hands them out again, zero-filled, for a
  * request of the same size: a training step allocates the same activations every step, and a fresh block costs a
@@ -28,6 +28,16 @@ import java.util.Objects;
  * time). Cached blocks are reserved, not in use. The cache never holds the allocator above the peak in use it has
  * already reached: before a new block is taken, cached blocks are freed until in use + cached + the request fits
  * under that peak (or the request itself raises it). {@link #trim()} frees the cache.
+ *
+ * <p>A caching allocator's arenas belong to its blocks, not to its buffers: closing a shared arena is a handshake
+ * with every Java thread (measured 35 µs with the other threads idle, 110 µs with one busy, on a 2-core Zen 5), and
+ * a training step allocates and closes a few hundred buffers (75 in the tiny GPT preset's step, whose time that
+ * took from 4-5 ms to 8-9 ms). So closing a buffer is bookkeeping: {@link HostBuffer#segment()} throws afterwards,
+ * but a segment taken from it earlier stays usable until its block is freed to the system (then it fails; it never
+ * reaches unmapped memory), and it sees the block's next owner's data once the block is handed out again. Code must
+ * not keep a buffer's segment past its close (no kernel or collective here does). With allocation sites recorded
+ * ({@value AllocationLedger#RECORD_SITES_PROPERTY}{@code =true}, the debugging mode) every buffer gets its own arena
+ * again, so such a segment fails at the first access after the close.
  *
  * <p>Closing the allocator while buffers are live throws a {@link MemoryLeakException} naming them; the leaked
  * buffers stay valid until they are closed. After {@link #close()} no new buffers are handed out.
@@ -49,6 +59,8 @@ public final class HostAllocator implements TensorAllocator {
     private final AllocationLedger ledger;
     private final boolean pinned;
     private final boolean caching;
+    /** Whether every buffer has its own arena, closed with it (else a caching allocator's blocks have the arenas). */
+    private final boolean arenaPerBuffer;
     /** Closed blocks by size, and the counters of the caching rule; guarded by itself. */
     private final Map<Long, ArrayDeque<Block>> cache = new HashMap<>();
     private long cachedBytes;
@@ -56,8 +68,11 @@ public final class HostAllocator implements TensorAllocator {
     private long peakInUseBytes;
     private volatile boolean closed;
 
-    /** Memory from {@code calloc}: its address as returned, to free, and where the aligned buffer starts. */
-    record Block(MemorySegment base, long address, long bytes) {
+    /**
+     * Memory from {@code calloc}: its address as returned, to free, and where the aligned buffer starts; without an
+     * arena per buffer also the block's own arena and its view in it, which every buffer of the block hands out.
+     */
+    record Block(MemorySegment base, long address, long bytes, Arena arena, MemorySegment view) {
     }
 
     /**
@@ -81,11 +96,13 @@ public final class HostAllocator implements TensorAllocator {
         this.ledger = new AllocationLedger(recordAllocationSites);
         this.pinned = pinned;
         this.caching = caching;
+        this.arenaPerBuffer = !caching || recordAllocationSites;
     }
 
     /**
      * A caching allocator of pageable memory that books with {@code accountant}: closed blocks are kept for the next
-     * request of their size (see the class comment for the bound on what it keeps).
+     * request of their size (see the class comment for the bound on what it keeps, and for what a segment kept past
+     * its buffer's close sees; {@code recordAllocationSites} also gives every buffer its own arena).
      */
     public static HostAllocator caching(Accountant accountant, boolean recordAllocationSites) {
         return new HostAllocator(accountant, recordAllocationSites, false, true);
@@ -151,7 +168,7 @@ public final class HostAllocator implements TensorAllocator {
         }
         // Booking comes last, so a failure before it has only the ledger entry and the arena to undo.
         long id = ledger.add(owner, category, bytes);
-        Arena arena = Arena.ofShared();
+        Arena arena = arenaPerBuffer ? Arena.ofShared() : null;
         boolean ok = false;
         try {
             if (pinned) {
@@ -163,7 +180,7 @@ public final class HostAllocator implements TensorAllocator {
             Block cached = cachedBlock(bytes);
             Block block = cached != null ? accountant.allocate(category, bytes, () -> cached)
                     : accountant.reserve(bytes, () -> accountant.allocate(category, bytes, () -> newBlock(bytes)));
-            MemorySegment segment = view(block, arena);
+            MemorySegment segment = arena != null ? view(block, arena) : block.view();
             if (cached != null) {
                 segment.fill((byte) 0);
             }
@@ -171,7 +188,9 @@ public final class HostAllocator implements TensorAllocator {
             return new HostBuffer(this, id, arena, segment, category, owner, block);
         } finally {
             if (!ok) {
-                arena.close();
+                if (arena != null) {
+                    arena.close();
+                }
                 ledger.remove(id);
             }
         }
@@ -225,7 +244,11 @@ public final class HostAllocator implements TensorAllocator {
                 inUse(bytes);
             }
         }
-        return new Block(base, address, bytes);
+        if (arenaPerBuffer) {
+            return new Block(base, address, bytes, null, null);
+        }
+        Arena arena = Arena.ofShared();
+        return new Block(base, address, bytes, arena, MemorySegment.ofAddress(address).reinterpret(bytes, arena, null));
     }
 
     private void inUse(long bytes) {
@@ -236,6 +259,14 @@ public final class HostAllocator implements TensorAllocator {
     /** Frees a cached block; the caller holds the cache's lock. */
     private void release(Block block) {
         cachedBytes -= block.bytes();
+        free(block);
+    }
+
+    /** Gives a block back to the C library, its arena (if it has one) closed first so no segment outlives it. */
+    private void free(Block block) {
+        if (block.arena() != null) {
+            block.arena().close();
+        }
         LibC.free(block.base());
         accountant.release(block.bytes());
     }
@@ -289,8 +320,8 @@ public final class HostAllocator implements TensorAllocator {
     }
 
     /**
-     * Un-books a buffer whose view its own close has just made inaccessible, and frees its block or, when caching
-     * and still open, keeps it.
+     * Un-books a buffer that its own close has just ended (with an arena per buffer, also made its segments
+     * inaccessible), and frees its block or, when caching and still open, keeps it.
      */
     void freed(HostBuffer buffer) {
         ledger.remove(buffer.id());
@@ -310,7 +341,6 @@ public final class HostAllocator implements TensorAllocator {
                 }
             }
         }
-        LibC.free(block.base());
-        accountant.release(block.bytes());
+        free(block);
     }
 }

@@ -7,9 +7,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * A block of host memory from a {@link HostAllocator}, booked under a {@link MemoryCategory} for an owner.
  *
- * <p>{@link #close()} returns the memory at once (to the system, or to a caching allocator's cache) and un-books it; it may be called from any thread, exactly once.
- * After it, {@link #segment()} throws, and any access through a segment obtained earlier fails with the FFM
- * runtime's {@link IllegalStateException}.
+ * <p>{@link #close()} returns the memory at once (to the system, or to a caching allocator's cache) and un-books it; it
+ * may be called from any thread, exactly once. After it, {@link #segment()} throws; with an arena per buffer (a plain
+ * allocator, or a caching one in debugging mode) any access through a segment obtained earlier fails with the FFM
+ * runtime's {@link IllegalStateException}, while a caching allocator's block keeps its segments usable until the
+ * block is freed ({@link HostAllocator} says why and what they see).
  */
 public final class HostBuffer implements Storage {
     private final HostAllocator allocator;
@@ -90,20 +92,22 @@ public final class HostBuffer implements Storage {
     /**
      * Frees the memory and un-books it.
      *
-     * @throws IllegalStateException when the buffer was already freed, or, from the FFM runtime, when another
-     *                               thread is using the memory in a native call at this moment (the buffer then
-     *                               stays live and may be closed again)
+     * @throws IllegalStateException when the buffer was already freed, or, with an arena per buffer, from the FFM
+     *                               runtime, when another thread is using the memory in a native call at this
+     *                               moment (the buffer then stays live and may be closed again)
      */
     @Override
     public void close() {
         if (!freed.compareAndSet(false, true)) {
             throw alreadyFreed();
         }
-        try {
-            arena.close();
-        } catch (RuntimeException inUse) {
-            freed.set(false);
-            throw inUse;
+        if (arena != null) {
+            try {
+                arena.close();
+            } catch (RuntimeException inUse) {
+                freed.set(false);
+                throw inUse;
+            }
         }
         allocator.freed(this);
     }

@@ -217,6 +217,20 @@ public interface Backend extends AutoCloseable {
      */
     void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
 
+    /**
+     * {@link #adamW} on the gradient {@code gradScale·g} (gradient clipping's factor): the same result, bit for bit,
+     * as {@code scale(grad, gradScale)} followed by {@code adamW(param, grad, m, v, step)}, which is what this default
+     * does; a backend may instead scale each element in registers and leave {@code grad} unscaled, so {@code grad}'s
+     * contents afterwards are unspecified. {@code gradScale} must be finite.
+     */
+    default void adamW(Tensor param, Tensor grad, float gradScale, Tensor m, Tensor v, AdamWStep step) {
+        OpChecks.finiteScale("adamW", gradScale);
+        if (gradScale != 1f) {
+            scale(grad, gradScale);
+        }
+        adamW(param, grad, m, v, step);
+    }
+
     /** Converts between dtypes element-wise (fp32 ↔ bf16/fp16 round to nearest even; same dtype copies). */
     void cast(Tensor src, Tensor dst);
 

@@ -462,6 +462,13 @@ public final class OpChecks {
         return param.numel();
     }
 
+    /** A scale factor of {@code op} (e.g. {@link Backend#adamW}'s {@code gradScale}): finite. */
+    public static void finiteScale(String op, float scale) {
+        if (!Float.isFinite(scale)) {
+            throw new IllegalArgumentException(op + ": the gradient scale must be finite, got " + scale);
+        }
+    }
+
     /** {@link Backend#cast}: fp32, bf16 or fp16 tensors of one shape, apart. Returns numel. */
     public static long cast(Device device, Tensor src, Tensor dst) {
         String op = "cast";

@@ -436,12 +436,11 @@ public final class ZeroOptimizer implements AutoCloseable {
         }
         float norm = globalNorm(g);
         t++;
+        // clipping's factor is applied by the update itself (one pass over the gradients instead of two)
+        float clip = norm > clipping.maxNorm() ? clipping.maxNorm() / (norm + 1e-6f) : 1f;
         for (int u = 0; u < g.length; u++) {
-            if (norm > clipping.maxNorm()) {
-                backend.scale(g[u], clipping.maxNorm() / (norm + 1e-6f));
-            }
             Tensor weights = master != null ? local(master, u) : ownedParameters(u);
-            backend.adamW(weights, g[u], local(m, u), local(v, u), adamW.at(t));
+            backend.adamW(weights, g[u], clip, local(m, u), local(v, u), adamW.at(t));
             if (master != null) {
                 backend.cast(weights, ownedParameters(u));
             }

@@ -324,9 +324,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) {
+        adamW(param, grad, 1f, m, v, step);
+    }
+
+    /** {@inheritDoc} Here in one pass: {@code grad} is read, scaled in registers and left as it was. */
+    @Override
+    public void adamW(Tensor param, Tensor grad, float gradScale, Tensor m, Tensor v, AdamWStep step) {
         long n = OpChecks.adamW(device(), param, grad, m, v, step);
+        OpChecks.finiteScale("adamW", gradScale);
         open();
-        elementwise.adamW(param.hostSegment(), grad.hostSegment(), m.hostSegment(), v.hostSegment(), n, step);
+        elementwise.adamW(param.hostSegment(), grad.hostSegment(), gradScale, m.hostSegment(), v.hostSegment(), n,
+                step);
     }
 
     @Override

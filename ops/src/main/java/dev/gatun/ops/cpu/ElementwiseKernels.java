@@ -112,8 +112,14 @@ final class ElementwiseKernels {
         });
     }
 
-    /** {@code x *= s}; whether any result is NaN or infinite. */
+    /**
+     * {@code x *= s}; whether any result is NaN or infinite. With {@code s = 1} (fp32 without loss scaling) nothing is
+     * written: {@code x·1 = x} for every float, so only the check runs, reading {@code x} once.
+     */
     boolean scaleAndCheckFinite(MemorySegment x, float s, long n) {
+        if (s == 1f) {
+            return !allFinite(x, n);
+        }
         AtomicBoolean nonFinite = new AtomicBoolean();
         elements(n, (lo, hi) -> {
             boolean found = false;
@@ -133,6 +139,25 @@ final class ElementwiseKernels {
             }
         });
         return nonFinite.get();
+    }
+
+    /** Whether every one of the {@code n} elements of {@code x} is finite. */
+    private boolean allFinite(MemorySegment x, long n) {
+        AtomicBoolean nonFinite = new AtomicBoolean();
+        elements(n, (lo, hi) -> {
+            boolean found = false;
+            long i = lo;
+            for (long end = lo + bound(hi - lo); i < end; i += LENGTH) {
+                found |= !load(x, i).test(VectorOperators.IS_FINITE).allTrue();
+            }
+            for (; i < hi; i++) {
+                found |= !Float.isFinite(get(x, i));
+            }
+            if (found) {
+                nonFinite.set(true);
+            }
+        });
+        return !nonFinite.get();
     }
 
     /** {@code Σ x²} in double, from per-task partial sums added in task order. */
@@ -188,8 +213,13 @@ final class ElementwiseKernels {
         });
     }
 
-    /** One AdamW step on {@code n} elements, as {@link dev.gatun.ops.Backend#adamW} states it. */
-    void adamW(MemorySegment param, MemorySegment grad, MemorySegment m, MemorySegment v, long n, AdamWStep step) {
+    /**
+     * One AdamW step on {@code n} elements, as {@link dev.gatun.ops.Backend#adamW} states it, on the gradient
+     * {@code gradScale·grad} (each element multiplied once, in fp32, as {@link #scale} would; {@code grad} is not
+     * written).
+     */
+    void adamW(MemorySegment param, MemorySegment grad, float gradScale, MemorySegment m, MemorySegment v, long n,
+               AdamWStep step) {
         float lr = step.learningRate();
         float b1 = step.beta1();
         float b2 = step.beta2();
@@ -197,10 +227,14 @@ final class ElementwiseKernels {
         float wd = step.weightDecay();
         float bc1 = step.biasCorrection1();
         float bc2 = step.biasCorrection2();
+        boolean scaled = gradScale != 1f;
         elements(n, (lo, hi) -> {
             long i = lo;
             for (long end = lo + bound(hi - lo); i < end; i += LENGTH) {
                 FloatVector g = load(grad, i);
+                if (scaled) {
+                    g = g.mul(gradScale);
+                }
                 FloatVector mi = load(m, i).mul(b1).add(g.mul(1 - b1));
                 FloatVector vi = load(v, i).mul(b2).add(g.mul(g).mul(1 - b2));
                 store(mi, m, i);
@@ -210,7 +244,7 @@ final class ElementwiseKernels {
                 store(p.sub(update.mul(lr)), param, i);
             }
             for (; i < hi; i++) {
-                float g = get(grad, i);
+                float g = scaled ? get(grad, i) * gradScale : get(grad, i);
                 float mi = b1 * get(m, i) + (1 - b1) * g;
                 float vi = b2 * get(v, i) + (1 - b2) * g * g;
                 set(m, i, mi);

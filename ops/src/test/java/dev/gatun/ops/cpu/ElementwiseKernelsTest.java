@@ -16,6 +16,7 @@ import static dev.gatun.ops.cpu.Numerics.numericGradient;
 import static dev.gatun.ops.cpu.Numerics.random;
 import static dev.gatun.ops.cpu.Numerics.times;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * The element-wise kernels and the bias forward/backward through {@link CpuBackend}, against float64 references, on
@@ -151,13 +152,11 @@ class ElementwiseKernelsTest extends CpuBackendTestBase {
         int n = 2 * 37 + 5;
         AdamWStep step = new AdamWStep(0.1f, 0.9f, 0.95f, 1e-8f, 0.1f, 3);
         try (TestTensors ts = new TestTensors()) {
-            double[] p = random(random, n, 1);
-            double[] g = random(random, n, 1);
-            double[] m = random(random, n, 0.1);
-            double[] v = random(random, n, 0.01);
-            for (int i = 0; i < n; i++) {
-                v[i] = Math.abs(v[i]);
-            }
+            double[][] state = adamInputs(random, n, 1);
+            double[] p = state[0];
+            double[] g = state[1];
+            double[] m = state[2];
+            double[] v = state[3];
             Tensor tp = ts.fp32("param", p, n);
             Tensor tm = ts.fp32("m", m, n);
             Tensor tv = ts.fp32("v", v, n);
@@ -181,6 +180,81 @@ class ElementwiseKernelsTest extends CpuBackendTestBase {
             assertClose(ts.read(tp), pRef, FP32, what + ": param");
             // The update itself, not just the parameter it is small against (lr 0.1 keeps fp32 rounding of p ~1e-6).
             assertClose(minus(ts.read(tp), p), minus(pRef, p), FP32, what + ": update");
+        }
+    }
+
+    /**
+     * Clipping's factor given to the update equals scaling the gradient first, bit for bit (one element and one task
+     * past a vector, and past one task so the pool splits it), and leaves the gradient as it was.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 37, 100_003})
+    void adamWWithAGradientScaleEqualsScalingTheGradientFirstBitForBit(int n) {
+        long seed = 20 + n;
+        Random random = new Random(seed);
+        AdamWStep step = new AdamWStep(3e-4f, 0.9f, 0.999f, 1e-8f, 0.01f, 7);
+        float clip = 1f / 3.7f;
+        try (TestTensors ts = new TestTensors()) {
+            double[][] state = adamInputs(random, n, 5);
+            double[] p = state[0];
+            double[] g = state[1];
+            double[] m = state[2];
+            double[] v = state[3];
+            Tensor p1 = ts.fp32("p1", p, n);
+            Tensor m1 = ts.fp32("m1", m, n);
+            Tensor v1 = ts.fp32("v1", v, n);
+            Tensor g1 = ts.fp32("g1", g, n);
+            backend.scale(g1, clip);
+            backend.adamW(p1, g1, m1, v1, step);
+            Tensor p2 = ts.fp32("p2", p, n);
+            Tensor m2 = ts.fp32("m2", m, n);
+            Tensor v2 = ts.fp32("v2", v, n);
+            Tensor g2 = ts.fp32("g2", g, n);
+            float[] gradBefore = g2.toFloatArray(ts.stream);
+            backend.adamW(p2, g2, clip, m2, v2, step);
+            String what = "n " + n + ", seed " + seed;
+            assertArrayEquals(p1.toFloatArray(ts.stream), p2.toFloatArray(ts.stream), what + ": param");
+            assertArrayEquals(m1.toFloatArray(ts.stream), m2.toFloatArray(ts.stream), what + ": m");
+            assertArrayEquals(v1.toFloatArray(ts.stream), v2.toFloatArray(ts.stream), what + ": v");
+            assertArrayEquals(gradBefore, g2.toFloatArray(ts.stream), what + ": the gradient is left as it was");
+            assertThrows(IllegalArgumentException.class,
+                    () -> backend.adamW(p2, g2, Float.NaN, m2, v2, step), "a NaN scale is refused");
+        }
+    }
+
+    /** Random {param, grad (of scale {@code gradScale}), m, v ≥ 0} of {@code n} elements for an AdamW step. */
+    private static double[][] adamInputs(Random random, int n, double gradScale) {
+        double[] p = random(random, n, 1);
+        double[] g = random(random, n, gradScale);
+        double[] m = random(random, n, 0.1);
+        double[] v = random(random, n, 0.01);
+        for (int i = 0; i < n; i++) {
+            v[i] = Math.abs(v[i]);
+        }
+        return new double[][] {p, g, m, v};
+    }
+
+    /** With {@code s = 1} only the check runs: x keeps its bits, and a NaN or an infinity past one task is found. */
+    @Test
+    void scaleAndCheckFiniteByOneOnlyChecks() {
+        long seed = 21;
+        Random random = new Random(seed);
+        int n = 100_003;
+        try (TestTensors ts = new TestTensors()) {
+            double[] x = random(random, n, 100);
+            Tensor fine = ts.fp32("fine", x, n);
+            float[] before = fine.toFloatArray(ts.stream);
+            Tensor flag = ts.zeros("flag", DType.INT32, 1);
+            backend.scaleAndCheckFinite(fine, 1f, flag);
+            assertArrayEquals(before, fine.toFloatArray(ts.stream), "x unchanged, seed " + seed);
+            assertArrayEquals(new int[]{0}, flag.toIntArray(ts.stream), "finite: the flag stays 0");
+            for (int position : new int[]{0, 70_001, n - 1}) {
+                double[] bad = x.clone();
+                bad[position] = position == 0 ? Double.NaN : Double.NEGATIVE_INFINITY;
+                Tensor flag1 = ts.zeros("flag1", DType.INT32, 1);
+                backend.scaleAndCheckFinite(ts.fp32("bad", bad, n), 1f, flag1);
+                assertArrayEquals(new int[]{1}, flag1.toIntArray(ts.stream), "non-finite at " + position);
+            }
         }
     }
 
