@@ -180,7 +180,7 @@ public final class HostAllocator implements TensorAllocator {
             Block cached = cachedBlock(bytes);
             Block block = cached != null ? accountant.allocate(category, bytes, () -> cached)
                     : accountant.reserve(bytes, () -> accountant.allocate(category, bytes, () -> newBlock(bytes)));
-            MemorySegment segment = arena != null ? view(block, arena) : block.view();
+            MemorySegment segment = arena != null ? view(block.address(), bytes, arena) : block.view();
             if (cached != null) {
                 segment.fill((byte) 0);
             }
@@ -196,8 +196,8 @@ public final class HostAllocator implements TensorAllocator {
         }
     }
 
-    private static MemorySegment view(Block block, Arena arena) {
-        return MemorySegment.ofAddress(block.address()).reinterpret(block.bytes(), arena, null);
+    private static MemorySegment view(long address, long bytes, Arena arena) {
+        return MemorySegment.ofAddress(address).reinterpret(bytes, arena, null);
     }
 
     /** A cached block of exactly {@code bytes}, booked in use, or null (then in use is booked by {@link #newBlock}). */
@@ -248,7 +248,7 @@ public final class HostAllocator implements TensorAllocator {
             return new Block(base, address, bytes, null, null);
         }
         Arena arena = Arena.ofShared();
-        return new Block(base, address, bytes, arena, MemorySegment.ofAddress(address).reinterpret(bytes, arena, null));
+        return new Block(base, address, bytes, arena, view(address, bytes, arena));
     }
 
     private void inUse(long bytes) {

@@ -117,21 +117,25 @@ final class ElementwiseKernels {
      * written: {@code x·1 = x} for every float, so only the check runs, reading {@code x} once.
      */
     boolean scaleAndCheckFinite(MemorySegment x, float s, long n) {
-        if (s == 1f) {
-            return !allFinite(x, n);
-        }
+        boolean writes = s != 1f;
         AtomicBoolean nonFinite = new AtomicBoolean();
         elements(n, (lo, hi) -> {
             boolean found = false;
             long i = lo;
             for (long end = lo + bound(hi - lo); i < end; i += LENGTH) {
-                FloatVector v = load(x, i).mul(s);
-                store(v, x, i);
+                FloatVector v = load(x, i);
+                if (writes) {
+                    v = v.mul(s);
+                    store(v, x, i);
+                }
                 found |= !v.test(VectorOperators.IS_FINITE).allTrue();
             }
             for (; i < hi; i++) {
-                float v = get(x, i) * s;
-                set(x, i, v);
+                float v = get(x, i);
+                if (writes) {
+                    v *= s;
+                    set(x, i, v);
+                }
                 found |= !Float.isFinite(v);
             }
             if (found) {
@@ -139,25 +143,6 @@ final class ElementwiseKernels {
             }
         });
         return nonFinite.get();
-    }
-
-    /** Whether every one of the {@code n} elements of {@code x} is finite. */
-    private boolean allFinite(MemorySegment x, long n) {
-        AtomicBoolean nonFinite = new AtomicBoolean();
-        elements(n, (lo, hi) -> {
-            boolean found = false;
-            long i = lo;
-            for (long end = lo + bound(hi - lo); i < end; i += LENGTH) {
-                found |= !load(x, i).test(VectorOperators.IS_FINITE).allTrue();
-            }
-            for (; i < hi; i++) {
-                found |= !Float.isFinite(get(x, i));
-            }
-            if (found) {
-                nonFinite.set(true);
-            }
-        });
-        return !nonFinite.get();
     }
 
     /** {@code Σ x²} in double, from per-task partial sums added in task order. */
